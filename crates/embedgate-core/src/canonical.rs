@@ -1,0 +1,379 @@
+//! Spec §2: from a URL (or a request's `Host` and target) to the canonical
+//! host, path and query, and from those to the string to sign.
+//!
+//! Everything here works on decoded bytes so that re-ordering or re-encoding
+//! a URL (lower-case hex, `+` for `%20`, an encoded `~`) never changes the
+//! result, while any change to what the bytes *mean* does.
+
+use core::ops::Range;
+
+use crate::percent::{
+    escaped_byte, is_path_literal, is_unreserved, push_escape, recode_query_component,
+};
+use crate::reason::EmbedError;
+
+/// The first line of every string to sign.
+pub const SCHEME: &str = "EG1-HMAC-SHA256";
+
+/// A URL split into its canonical parts.
+///
+/// `text` holds the string to sign *with* every parameter (including
+/// `eg_sig`, which is removed by [`Canonical::string_to_sign`]); `params`
+/// index the encoded names and values inside it, sorted.
+#[derive(Clone, Debug)]
+pub(crate) struct Canonical {
+    /// `SCHEME LF host LF path LF query` (query without `eg_sig`).
+    pub(crate) sts: String,
+    pub(crate) host: Range<usize>,
+    pub(crate) path: Range<usize>,
+    /// Sorted parameters, ranges into `sts`, `eg_sig` excluded.
+    pub(crate) params: Vec<Param>,
+    /// Every raw `eg_sig` value found (encoded form), to check there is one.
+    pub(crate) sigs: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Param {
+    pub(crate) name: Range<usize>,
+    pub(crate) value: Range<usize>,
+}
+
+impl Canonical {
+    pub(crate) fn name<'a>(&'a self, p: &Param) -> &'a str {
+        &self.sts[p.name.clone()]
+    }
+    pub(crate) fn value<'a>(&'a self, p: &Param) -> &'a str {
+        &self.sts[p.value.clone()]
+    }
+    pub(crate) fn host(&self) -> &str {
+        &self.sts[self.host.clone()]
+    }
+    pub(crate) fn path(&self) -> &str {
+        &self.sts[self.path.clone()]
+    }
+
+    /// Builds the canonical form of a whole URL (`scheme://authority/path?query#fragment`).
+    pub(crate) fn from_url(url: &str) -> Result<Self, EmbedError> {
+        let (authority, path_and_query) = split_url(url)?;
+        Canonical::from_request(authority, path_and_query)
+    }
+
+    /// Builds the canonical form of what a verifier receives: the `Host`
+    /// header and the request target (`/path?query`, origin-form).
+    pub(crate) fn from_request(host: &str, target: &str) -> Result<Self, EmbedError> {
+        let target = match target.find('#') {
+            Some(i) => &target[..i],
+            None => target,
+        };
+        let (raw_path, raw_query) = match target.find('?') {
+            Some(i) => (&target[..i], &target[i + 1..]),
+            None => (target, ""),
+        };
+        let raw_path = if raw_path.is_empty() { "/" } else { raw_path };
+
+        let mut sts = String::with_capacity(SCHEME.len() + host.len() + target.len() + 16);
+        sts.push_str(SCHEME);
+        sts.push('\n');
+        let host_start = sts.len();
+        push_host(&mut sts, host)?;
+        let host_range = host_start..sts.len();
+        sts.push('\n');
+        let path_start = sts.len();
+        push_path(&mut sts, raw_path)?;
+        let path_range = path_start..sts.len();
+        sts.push('\n');
+
+        // Encode every parameter into a scratch area after the header, then
+        // emit them sorted. Ranges first point into `scratch`.
+        let mut scratch = String::with_capacity(raw_query.len() + 16);
+        let mut raw_params: Vec<Param> = Vec::with_capacity(12);
+        let mut sigs = Vec::new();
+        for piece in raw_query.split('&').filter(|p| !p.is_empty()) {
+            let (raw_name, raw_value) = match piece.find('=') {
+                Some(i) => (&piece[..i], &piece[i + 1..]),
+                None => (piece, ""),
+            };
+            let n0 = scratch.len();
+            if !recode_query_component(&mut scratch, raw_name.as_bytes()) {
+                return Err(EmbedError::malformed(
+                    "a query name has a % not followed by two hex digits",
+                ));
+            }
+            let n1 = scratch.len();
+            if !recode_query_component(&mut scratch, raw_value.as_bytes()) {
+                return Err(EmbedError::malformed(
+                    "a query value has a % not followed by two hex digits",
+                ));
+            }
+            let v1 = scratch.len();
+            if &scratch[n0..n1] == "eg_sig" {
+                sigs.push(scratch[n1..v1].to_owned());
+                scratch.truncate(n0);
+                continue;
+            }
+            raw_params.push(Param {
+                name: n0..n1,
+                value: n1..v1,
+            });
+        }
+        raw_params.sort_unstable_by(|a, b| {
+            scratch[a.name.clone()]
+                .cmp(&scratch[b.name.clone()])
+                .then_with(|| scratch[a.value.clone()].cmp(&scratch[b.value.clone()]))
+        });
+        let mut params = Vec::with_capacity(raw_params.len());
+        for (i, p) in raw_params.iter().enumerate() {
+            if i > 0 {
+                sts.push('&');
+            }
+            let n0 = sts.len();
+            sts.push_str(&scratch[p.name.clone()]);
+            let n1 = sts.len();
+            sts.push('=');
+            let v0 = sts.len();
+            sts.push_str(&scratch[p.value.clone()]);
+            params.push(Param {
+                name: n0..n1,
+                value: v0..sts.len(),
+            });
+        }
+        Ok(Canonical {
+            sts,
+            host: host_range,
+            path: path_range,
+            params,
+            sigs,
+        })
+    }
+
+    /// The canonical query without the scheme's `eg_` parameters: what a
+    /// verifier forwards to the content backend.
+    pub(crate) fn content_query(&self) -> String {
+        let mut out = String::new();
+        for p in self
+            .params
+            .iter()
+            .filter(|p| !self.name(p).starts_with("eg_"))
+        {
+            if !out.is_empty() {
+                out.push('&');
+            }
+            out.push_str(self.name(p));
+            out.push('=');
+            out.push_str(self.value(p));
+        }
+        out
+    }
+}
+
+/// Splits `scheme://authority/path?query#fragment` into authority and the
+/// rest (which starts with `/`, `?`, `#` or is empty).
+fn split_url(url: &str) -> Result<(&str, &str), EmbedError> {
+    let Some(colon) = url.find("://") else {
+        return Err(EmbedError::malformed(
+            "not an absolute URL (expected scheme://host/path)",
+        ));
+    };
+    let scheme = &url[..colon];
+    let mut chars = scheme.bytes();
+    let starts_alpha = chars.next().is_some_and(|b| b.is_ascii_alphabetic());
+    if !starts_alpha || !chars.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+    {
+        return Err(EmbedError::malformed("the URL scheme is invalid"));
+    }
+    let rest = &url[colon + 3..];
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    Ok((&rest[..end], &rest[end..]))
+}
+
+/// Host as the browser sends it, lowercased, without a default port.
+fn push_host(out: &mut String, host: &str) -> Result<(), EmbedError> {
+    if host.is_empty() {
+        return Err(EmbedError::malformed("the URL has no host"));
+    }
+    if host.contains('@') {
+        return Err(EmbedError::malformed(
+            "the URL carries user information (user@host), which is not allowed",
+        ));
+    }
+    let ok = host.bytes().all(|b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b':' | b'[' | b']')
+    });
+    if !ok {
+        return Err(EmbedError::malformed(
+            "the host has characters a host cannot have",
+        ));
+    }
+    let host = host
+        .strip_suffix(":443")
+        .or_else(|| host.strip_suffix(":80"))
+        .unwrap_or(host);
+    for b in host.bytes() {
+        out.push(b.to_ascii_lowercase() as char);
+    }
+    Ok(())
+}
+
+/// Spec §2 path: checked and normalised, appended to `out`.
+pub(crate) fn push_path(out: &mut String, raw: &str) -> Result<(), EmbedError> {
+    let bytes = raw.as_bytes();
+    if bytes.first() != Some(&b'/') {
+        return Err(EmbedError::malformed("the path does not start with /"));
+    }
+    let start = out.len();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match b {
+            b'%' => {
+                let Some(d) = escaped_byte(bytes, i) else {
+                    return Err(EmbedError::malformed(
+                        "the path has a % not followed by two hex digits",
+                    ));
+                };
+                if d == b'/' || d == b'\\' {
+                    return Err(EmbedError::malformed(
+                        "the path has an encoded slash or backslash (%2F, %5C)",
+                    ));
+                }
+                if d < 0x20 || d == 0x7F {
+                    return Err(EmbedError::malformed(
+                        "the path has an encoded control byte",
+                    ));
+                }
+                if is_unreserved(d) {
+                    out.push(d as char);
+                } else {
+                    push_escape(out, d);
+                }
+                i += 3;
+            }
+            b'\\' => return Err(EmbedError::malformed("the path has a backslash")),
+            _ if b < 0x20 || b == 0x7F => {
+                return Err(EmbedError::malformed("the path has a control byte"))
+            }
+            _ if is_path_literal(b) => {
+                out.push(b as char);
+                i += 1;
+            }
+            _ => {
+                push_escape(out, b);
+                i += 1;
+            }
+        }
+    }
+    // Segment rules are checked on the normalised form, so `%2E` counts as `.`.
+    let norm = &out[start..];
+    let mut segments = norm[1..].split('/').peekable();
+    while let Some(seg) = segments.next() {
+        if seg == "." || seg == ".." {
+            return Err(EmbedError::malformed(
+                "the path has a dot segment (. or ..)",
+            ));
+        }
+        if seg.is_empty() && segments.peek().is_some() {
+            return Err(EmbedError::malformed("the path has an empty segment (//)"));
+        }
+    }
+    Ok(())
+}
+
+/// Normalises a path by the spec's rules (for scopes and route prefixes).
+///
+/// ```
+/// assert_eq!(embedgate_core::normalise_path("/d/sales%7e2/x%3a%41").unwrap(), "/d/sales~2/x%3AA");
+/// assert!(embedgate_core::normalise_path("/d/../admin").is_err());
+/// ```
+pub fn normalise_path(raw: &str) -> Result<String, EmbedError> {
+    let mut out = String::with_capacity(raw.len());
+    push_path(&mut out, raw)?;
+    Ok(out)
+}
+
+/// The string to sign for any absolute URL (spec §2), for debugging and for
+/// the playground. It does not check the `eg_` parameters, only that the URL
+/// can be canonicalised.
+///
+/// ```
+/// let s = embedgate_core::string_to_sign("https://EMBED.example.com:443/d?b=2&a=1&eg_sig=x").unwrap();
+/// assert_eq!(s, "EG1-HMAC-SHA256\nembed.example.com\n/d\na=1&b=2");
+/// ```
+pub fn string_to_sign(url: &str) -> Result<String, EmbedError> {
+    Ok(Canonical::from_url(url)?.sts)
+}
+
+/// Whether `path` (normalised) lies under `prefix` (normalised), on a
+/// segment boundary: `/d/sales` covers `/d/sales` and `/d/sales/x`, not
+/// `/d/salesforce`.
+pub fn path_in_scope(path: &str, prefix: &str) -> bool {
+    match path.strip_prefix(prefix) {
+        Some(rest) => rest.is_empty() || prefix.ends_with('/') || rest.starts_with('/'),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sts(url: &str) -> String {
+        string_to_sign(url).expect("canonicalises")
+    }
+
+    #[test]
+    fn query_rules() {
+        assert_eq!(
+            sts("https://h/p?b=%7e&a=1+2&&flag&a=0"),
+            "EG1-HMAC-SHA256\nh\n/p\na=0&a=1%202&b=~&flag="
+        );
+        assert_eq!(sts("http://h:80"), "EG1-HMAC-SHA256\nh\n/\n");
+        assert_eq!(sts("http://h:8080/#frag"), "EG1-HMAC-SHA256\nh:8080\n/\n");
+    }
+
+    #[test]
+    fn path_rules() {
+        for bad in [
+            "/a/./b",
+            "/a/%2e%2E/b",
+            "/a%2fb",
+            "/a%5Cb",
+            "/a\\b",
+            "//a",
+            "/a//b",
+            "/a%0Ab",
+            "/a%7F",
+            "/a%zz",
+            "/a%2",
+            "a",
+            "/a\u{7f}",
+        ] {
+            assert!(normalise_path(bad).is_err(), "{bad:?} must be malformed");
+        }
+        assert_eq!(normalise_path("/a/b/").unwrap(), "/a/b/");
+        assert_eq!(normalise_path("/a b/ü").unwrap(), "/a%20b/%C3%BC");
+        assert_eq!(normalise_path("/%41%3a:@!").unwrap(), "/A%3A:@!");
+        assert_eq!(normalise_path("/..a/.b").unwrap(), "/..a/.b");
+    }
+
+    #[test]
+    fn scope_is_segment_aligned() {
+        assert!(path_in_scope("/d/sales", "/d/sales"));
+        assert!(path_in_scope("/d/sales/q", "/d/sales"));
+        assert!(path_in_scope("/d/sales/q", "/d/"));
+        assert!(!path_in_scope("/d/salesforce", "/d/sales"));
+        assert!(!path_in_scope("/x", "/d"));
+    }
+
+    #[test]
+    fn bad_urls() {
+        for bad in [
+            "embed.example.com/d",
+            "1http://h/",
+            "https:///p",
+            "https://u@h/p",
+            "https://h h/p",
+        ] {
+            assert!(string_to_sign(bad).is_err(), "{bad:?}");
+        }
+    }
+}

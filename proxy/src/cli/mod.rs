@@ -1,0 +1,39 @@
+//! The command line: one module per command group.
+
+mod clock;
+mod sign;
+mod verify;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code for a refused URL or a failed operation.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code for bad usage (clap uses the same for its own errors).
+pub const EXIT_USAGE: u8 = 2;
+
+/// embedgate: prove every embedded dashboard load was authorised by your backend.
+#[derive(Debug, Parser)]
+#[command(name = "embedgate", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Sign an embed URL (EG1-HMAC-SHA256). The secret comes from
+    /// EMBEDGATE_SECRET or --secret-file, never from an argument.
+    Sign(sign::SignArgs),
+    /// Verify a signed embed URL against a JSON key file and explain the verdict.
+    Verify(verify::VerifyArgs),
+}
+
+/// Runs one parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Sign(args) => sign::run(args),
+        Command::Verify(args) => verify::run(args),
+    }
+}

@@ -1,0 +1,144 @@
+//! `embedgate verify`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Args;
+use embedgate_core::{verify_url, EmbedKey, VerifyPolicy};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use zeroize::Zeroizing;
+
+use super::clock::unix_now;
+
+/// Arguments of `embedgate verify`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "KEYS is a JSON object: {\"<kid>\": {\"secret\": \"...\", \"active\": true}}. \
+Prints one JSON object {\"result\": \"ok\" | \"<reason>\", \"string_to_sign\": \"...\", ...}; \
+exit status 0 when ok, 1 when rejected, 2 on usage errors."
+)]
+pub struct VerifyArgs {
+    /// The signed URL.
+    url: String,
+    /// JSON key file.
+    #[arg(long, value_name = "FILE")]
+    keys: PathBuf,
+    /// Verify as of this time (Unix seconds) instead of the clock.
+    #[arg(long, value_name = "UNIX")]
+    now: Option<u64>,
+    /// Tolerated clock skew in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    skew: u64,
+    /// Longest URL lifetime accepted, seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    max_url_ttl: u64,
+    /// Longest session a URL may open, seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    max_session: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyEntry {
+    secret: Zeroizing<String>,
+    #[serde(default = "yes")]
+    active: bool,
+    #[serde(default)]
+    expires_at: Option<u64>,
+    #[serde(default)]
+    scopes: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn load_keys(path: &std::path::Path) -> anyhow::Result<HashMap<String, EmbedKey>> {
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read --keys {}", path.display()))?,
+    );
+    // serde_json's messages quote at most a token of the input and only on
+    // syntax errors; report position only so a secret is never echoed.
+    let entries: HashMap<String, KeyEntry> = serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "--keys {} is not a key file ({{\"kid\": {{\"secret\": \"...\", \"active\": true}}}}): error at line {} column {}",
+            path.display(),
+            e.line(),
+            e.column()
+        )
+    })?;
+    let mut keys = HashMap::with_capacity(entries.len());
+    for (kid, e) in entries {
+        let scopes = e
+            .scopes
+            .iter()
+            .map(|s| {
+                embedgate_core::normalise_path(s)
+                    .with_context(|| format!("scope {s:?} of key {kid:?}"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let key = EmbedKey::new(e.secret.as_bytes())
+            .with_active(e.active)
+            .with_expires_at(e.expires_at)
+            .with_scopes(scopes);
+        keys.insert(kid, key);
+    }
+    Ok(keys)
+}
+
+pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let keys = match load_keys(&args.keys) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Ok(ExitCode::from(super::EXIT_USAGE));
+        }
+    };
+    let policy = VerifyPolicy {
+        skew: args.skew,
+        max_url_ttl: args.max_url_ttl,
+        max_session: args.max_session,
+    };
+    let now = args.now.unwrap_or_else(unix_now);
+    let string_to_sign = embedgate_core::string_to_sign(&args.url).ok();
+    let (out, code) = match verify_url(&args.url, &keys, now, &policy) {
+        Ok(v) => {
+            let attrs: serde_json::Map<String, Value> = v
+                .attrs()
+                .iter()
+                .map(|(k, val)| (k.clone(), Value::String(val.clone())))
+                .collect();
+            (
+                json!({
+                    "result": "ok",
+                    "string_to_sign": string_to_sign,
+                    "kid": v.kid(),
+                    "sub": v.sub(),
+                    "exp": v.exp(),
+                    "nonce": v.nonce(),
+                    "session": v.session_secs(),
+                    "attrs": attrs,
+                    "host": v.host(),
+                    "forward": v.forward_path_and_query(),
+                    "now": now,
+                }),
+                ExitCode::SUCCESS,
+            )
+        }
+        Err(e) => (
+            json!({
+                "result": e.code(),
+                "string_to_sign": string_to_sign,
+                "detail": e.detail(),
+                "now": now,
+            }),
+            ExitCode::from(super::EXIT_FAILURE),
+        ),
+    };
+    println!("{out}");
+    Ok(code)
+}
