@@ -7,8 +7,9 @@
 
 use core::ops::Range;
 
+use crate::params::SIG_LEN;
 use crate::percent::{
-    escaped_byte, is_path_literal, is_unreserved, push_escape, recode_query_component,
+    escaped_byte, is_path_literal, is_unreserved, push_escape, recode_query_until,
 };
 use crate::reason::EmbedError;
 
@@ -17,9 +18,8 @@ pub const SCHEME: &str = "EG1-HMAC-SHA256";
 
 /// A URL split into its canonical parts.
 ///
-/// `text` holds the string to sign *with* every parameter (including
-/// `eg_sig`, which is removed by [`Canonical::string_to_sign`]); `params`
-/// index the encoded names and values inside it, sorted.
+/// `sts` is the string to sign; `params` index the encoded names and values
+/// inside it, sorted. `eg_sig` is kept aside, since it is not signed.
 #[derive(Clone, Debug)]
 pub(crate) struct Canonical {
     /// `SCHEME LF host LF path LF query` (query without `eg_sig`).
@@ -28,8 +28,19 @@ pub(crate) struct Canonical {
     pub(crate) path: Range<usize>,
     /// Sorted parameters, ranges into `sts`, `eg_sig` excluded.
     pub(crate) params: Vec<Param>,
-    /// Every raw `eg_sig` value found (encoded form), to check there is one.
-    pub(crate) sigs: Vec<String>,
+    pub(crate) sig: SigField,
+}
+
+/// What the query said about `eg_sig` (in canonical encoding).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum SigField {
+    Absent,
+    /// Exactly one, of the right length (its alphabet is checked on decode).
+    One([u8; SIG_LEN]),
+    /// One, of the wrong length.
+    WrongLength,
+    /// More than one.
+    Repeated,
 }
 
 #[derive(Clone, Debug)]
@@ -61,88 +72,106 @@ impl Canonical {
     /// Builds the canonical form of what a verifier receives: the `Host`
     /// header and the request target (`/path?query`, origin-form).
     pub(crate) fn from_request(host: &str, target: &str) -> Result<Self, EmbedError> {
-        let target = match target.find('#') {
-            Some(i) => &target[..i],
-            None => target,
+        // One scan finds where the path ends (`?` or `#`) and the query ends (`#`).
+        let target = target.as_bytes();
+        let path_end = target
+            .iter()
+            .position(|&b| b == b'?' || b == b'#')
+            .unwrap_or(target.len());
+        let raw_path = &target[..path_end];
+        let raw_query: &[u8] = match target.get(path_end) {
+            Some(b'?') => {
+                let q = &target[path_end + 1..];
+                &q[..q.iter().position(|&b| b == b'#').unwrap_or(q.len())]
+            }
+            _ => b"",
         };
-        let (raw_path, raw_query) = match target.find('?') {
-            Some(i) => (&target[..i], &target[i + 1..]),
-            None => (target, ""),
-        };
-        let raw_path = if raw_path.is_empty() { "/" } else { raw_path };
+        let raw_path = if raw_path.is_empty() { b"/" } else { raw_path };
 
-        let mut sts = String::with_capacity(SCHEME.len() + host.len() + target.len() + 16);
-        sts.push_str(SCHEME);
-        sts.push('\n');
+        let mut sts: Vec<u8> = Vec::with_capacity(SCHEME.len() + host.len() + target.len() + 16);
+        sts.extend_from_slice(SCHEME.as_bytes());
+        sts.push(b'\n');
         let host_start = sts.len();
         push_host(&mut sts, host)?;
         let host_range = host_start..sts.len();
-        sts.push('\n');
+        sts.push(b'\n');
         let path_start = sts.len();
         push_path(&mut sts, raw_path)?;
         let path_range = path_start..sts.len();
-        sts.push('\n');
+        sts.push(b'\n');
 
-        // Encode every parameter into a scratch area after the header, then
-        // emit them sorted. Ranges first point into `scratch`.
-        let mut scratch = String::with_capacity(raw_query.len() + 16);
-        let mut raw_params: Vec<Param> = Vec::with_capacity(12);
-        let mut sigs = Vec::new();
-        for piece in raw_query.split('&').filter(|p| !p.is_empty()) {
-            let (raw_name, raw_value) = match piece.find('=') {
-                Some(i) => (&piece[..i], &piece[i + 1..]),
-                None => (piece, ""),
-            };
+        // One pass over the query: each piece's name and value are decoded
+        // and re-encoded into `scratch`; then the pairs are emitted sorted.
+        let mut scratch: Vec<u8> = Vec::with_capacity(raw_query.len() + 16);
+        let mut pairs: Vec<Param> = Vec::with_capacity(12);
+        let mut sig = SigField::Absent;
+        let mut i = 0;
+        while i < raw_query.len() {
+            if raw_query[i] == b'&' {
+                i += 1;
+                continue;
+            }
             let n0 = scratch.len();
-            if !recode_query_component(&mut scratch, raw_name.as_bytes()) {
+            if !recode_query_until(&mut scratch, raw_query, &mut i, |b| b == b'&' || b == b'=') {
                 return Err(EmbedError::malformed(
                     "a query name has a % not followed by two hex digits",
                 ));
             }
             let n1 = scratch.len();
-            if !recode_query_component(&mut scratch, raw_value.as_bytes()) {
-                return Err(EmbedError::malformed(
-                    "a query value has a % not followed by two hex digits",
-                ));
+            if raw_query.get(i) == Some(&b'=') {
+                i += 1;
+                if !recode_query_until(&mut scratch, raw_query, &mut i, |b| b == b'&') {
+                    return Err(EmbedError::malformed(
+                        "a query value has a % not followed by two hex digits",
+                    ));
+                }
             }
             let v1 = scratch.len();
-            if &scratch[n0..n1] == "eg_sig" {
-                sigs.push(scratch[n1..v1].to_owned());
+            if &scratch[n0..n1] == b"eg_sig" {
+                sig = match (sig, v1 - n1) {
+                    (SigField::Absent, SIG_LEN) => {
+                        let mut s = [0u8; SIG_LEN];
+                        s.copy_from_slice(&scratch[n1..v1]);
+                        SigField::One(s)
+                    }
+                    (SigField::Absent, _) => SigField::WrongLength,
+                    _ => SigField::Repeated,
+                };
                 scratch.truncate(n0);
                 continue;
             }
-            raw_params.push(Param {
+            pairs.push(Param {
                 name: n0..n1,
                 value: n1..v1,
             });
         }
-        raw_params.sort_unstable_by(|a, b| {
+        pairs.sort_unstable_by(|a, b| {
             scratch[a.name.clone()]
                 .cmp(&scratch[b.name.clone()])
                 .then_with(|| scratch[a.value.clone()].cmp(&scratch[b.value.clone()]))
         });
-        let mut params = Vec::with_capacity(raw_params.len());
-        for (i, p) in raw_params.iter().enumerate() {
-            if i > 0 {
-                sts.push('&');
+        sts.reserve(scratch.len() + 2 * pairs.len());
+        for (k, p) in pairs.iter_mut().enumerate() {
+            if k > 0 {
+                sts.push(b'&');
             }
             let n0 = sts.len();
-            sts.push_str(&scratch[p.name.clone()]);
+            sts.extend_from_slice(&scratch[p.name.clone()]);
             let n1 = sts.len();
-            sts.push('=');
+            sts.push(b'=');
             let v0 = sts.len();
-            sts.push_str(&scratch[p.value.clone()]);
-            params.push(Param {
+            sts.extend_from_slice(&scratch[p.value.clone()]);
+            *p = Param {
                 name: n0..n1,
                 value: v0..sts.len(),
-            });
+            };
         }
         Ok(Canonical {
-            sts,
+            sts: ascii_string(sts),
             host: host_range,
             path: path_range,
-            params,
-            sigs,
+            params: pairs,
+            sig,
         })
     }
 
@@ -158,12 +187,18 @@ impl Canonical {
             if !out.is_empty() {
                 out.push('&');
             }
-            out.push_str(self.name(p));
-            out.push('=');
-            out.push_str(self.value(p));
+            out.push_str(&self.sts[p.name.start..p.value.end]);
         }
         out
     }
+}
+
+/// Every byte the canonicaliser writes is ASCII (all else is escaped).
+fn ascii_string(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| {
+        // Unreachable by construction; degrade without panicking.
+        String::from_utf8_lossy(e.as_bytes()).into_owned()
+    })
 }
 
 /// Splits `scheme://authority/path?query#fragment` into authority and the
@@ -187,7 +222,7 @@ fn split_url(url: &str) -> Result<(&str, &str), EmbedError> {
 }
 
 /// Host as the browser sends it, lowercased, without a default port.
-fn push_host(out: &mut String, host: &str) -> Result<(), EmbedError> {
+fn push_host(out: &mut Vec<u8>, host: &str) -> Result<(), EmbedError> {
     if host.is_empty() {
         return Err(EmbedError::malformed("the URL has no host"));
     }
@@ -208,15 +243,12 @@ fn push_host(out: &mut String, host: &str) -> Result<(), EmbedError> {
         .strip_suffix(":443")
         .or_else(|| host.strip_suffix(":80"))
         .unwrap_or(host);
-    for b in host.bytes() {
-        out.push(b.to_ascii_lowercase() as char);
-    }
+    out.extend(host.bytes().map(|b| b.to_ascii_lowercase()));
     Ok(())
 }
 
 /// Spec §2 path: checked and normalised, appended to `out`.
-pub(crate) fn push_path(out: &mut String, raw: &str) -> Result<(), EmbedError> {
-    let bytes = raw.as_bytes();
+pub(crate) fn push_path(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), EmbedError> {
     if bytes.first() != Some(&b'/') {
         return Err(EmbedError::malformed("the path does not start with /"));
     }
@@ -242,7 +274,7 @@ pub(crate) fn push_path(out: &mut String, raw: &str) -> Result<(), EmbedError> {
                     ));
                 }
                 if is_unreserved(d) {
-                    out.push(d as char);
+                    out.push(d);
                 } else {
                     push_escape(out, d);
                 }
@@ -253,7 +285,7 @@ pub(crate) fn push_path(out: &mut String, raw: &str) -> Result<(), EmbedError> {
                 return Err(EmbedError::malformed("the path has a control byte"))
             }
             _ if is_path_literal(b) => {
-                out.push(b as char);
+                out.push(b);
                 i += 1;
             }
             _ => {
@@ -264,9 +296,9 @@ pub(crate) fn push_path(out: &mut String, raw: &str) -> Result<(), EmbedError> {
     }
     // Segment rules are checked on the normalised form, so `%2E` counts as `.`.
     let norm = &out[start..];
-    let mut segments = norm[1..].split('/').peekable();
+    let mut segments = norm[1..].split(|&b| b == b'/').peekable();
     while let Some(seg) = segments.next() {
-        if seg == "." || seg == ".." {
+        if seg == b"." || seg == b".." {
             return Err(EmbedError::malformed(
                 "the path has a dot segment (. or ..)",
             ));
@@ -285,9 +317,9 @@ pub(crate) fn push_path(out: &mut String, raw: &str) -> Result<(), EmbedError> {
 /// assert!(embedgate_core::normalise_path("/d/../admin").is_err());
 /// ```
 pub fn normalise_path(raw: &str) -> Result<String, EmbedError> {
-    let mut out = String::with_capacity(raw.len());
-    push_path(&mut out, raw)?;
-    Ok(out)
+    let mut out = Vec::with_capacity(raw.len());
+    push_path(&mut out, raw.as_bytes())?;
+    Ok(ascii_string(out))
 }
 
 /// The string to sign for any absolute URL (spec §2), for debugging and for

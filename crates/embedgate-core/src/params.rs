@@ -3,7 +3,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
-use crate::canonical::Canonical;
+use crate::canonical::{Canonical, SigField};
 use crate::percent::decode_canonical;
 use crate::reason::EmbedError;
 
@@ -72,6 +72,9 @@ fn parse_decimal(s: &str, what: &'static str) -> Result<u64, EmbedError> {
 /// Decoded text of an `eg_` value; embedgate forwards identities as HTTP
 /// headers, so they must be UTF-8 (a clarification the spec leaves open).
 fn utf8(encoded: &str, what: &'static str) -> Result<String, EmbedError> {
+    if !encoded.contains('%') {
+        return Ok(encoded.to_owned());
+    }
     String::from_utf8(decode_canonical(encoded)).map_err(|_| EmbedError::malformed(what))
 }
 
@@ -157,10 +160,11 @@ impl EmbedParams {
                 }
             }
         }
-        let sig = match c.sigs.as_slice() {
-            [one] => decode_sig(one)?,
-            [] => return Err(EmbedError::malformed("eg_sig is missing")),
-            _ => {
+        let sig = match &c.sig {
+            SigField::One(encoded) => decode_sig(encoded)?,
+            SigField::WrongLength => return Err(EmbedError::malformed(SIG_SHAPE)),
+            SigField::Absent => return Err(EmbedError::malformed("eg_sig is missing")),
+            SigField::Repeated => {
                 return Err(EmbedError::malformed(
                     "an eg_ parameter is given more than once",
                 ))
@@ -178,15 +182,17 @@ impl EmbedParams {
     }
 }
 
-fn decode_sig(encoded: &str) -> Result<[u8; 32], EmbedError> {
-    const WHAT: &str = "eg_sig must be exactly 43 base64url characters (32 bytes, unpadded)";
-    if encoded.len() != SIG_LEN {
-        return Err(EmbedError::malformed(WHAT));
-    }
-    let mut out = [0u8; 32];
+const SIG_SHAPE: &str = "eg_sig must be exactly 43 base64url characters (32 bytes, unpadded)";
+
+fn decode_sig(encoded: &[u8; SIG_LEN]) -> Result<[u8; 32], EmbedError> {
+    let mut out = [0u8; 33];
     match URL_SAFE_NO_PAD.decode_slice(encoded, &mut out) {
-        Ok(32) => Ok(out),
-        _ => Err(EmbedError::malformed(WHAT)),
+        Ok(32) => {
+            let mut sig = [0u8; 32];
+            sig.copy_from_slice(&out[..32]);
+            Ok(sig)
+        }
+        _ => Err(EmbedError::malformed(SIG_SHAPE)),
     }
 }
 

@@ -4,7 +4,7 @@ use core::fmt;
 
 use hmac::Mac;
 
-use crate::canonical::Canonical;
+use crate::canonical::{Canonical, SigField};
 use crate::key::{new_mac, HmacSha256};
 use crate::params::{check_attr_name, check_kid, check_nonce, check_sub, encode_sig};
 use crate::percent::encode_query_component;
@@ -83,31 +83,34 @@ impl Signer {
             Some(i) => (&req.url[..i], &req.url[i..]),
             None => (req.url, ""),
         };
-        let mut url = String::with_capacity(base.len() + 160 + req.sub.len());
-        url.push_str(base);
-        url.push(if base.contains('?') { '&' } else { '?' });
-        url.push_str("eg_kid=");
-        url.push_str(&self.kid);
-        url.push_str("&eg_sub=");
+        let mut url: Vec<u8> = Vec::with_capacity(base.len() + 200 + req.sub.len());
+        url.extend_from_slice(base.as_bytes());
+        url.push(if base.contains('?') { b'&' } else { b'?' });
+        url.extend_from_slice(b"eg_kid=");
+        url.extend_from_slice(self.kid.as_bytes());
+        url.extend_from_slice(b"&eg_sub=");
         encode_query_component(&mut url, req.sub.as_bytes());
-        url.push_str("&eg_exp=");
-        url.push_str(&req.exp.to_string());
-        url.push_str("&eg_nonce=");
-        url.push_str(req.nonce);
+        url.extend_from_slice(b"&eg_exp=");
+        url.extend_from_slice(req.exp.to_string().as_bytes());
+        url.extend_from_slice(b"&eg_nonce=");
+        url.extend_from_slice(req.nonce.as_bytes());
         if let Some(s) = req.session {
-            url.push_str("&eg_session=");
-            url.push_str(&s.to_string());
+            url.extend_from_slice(b"&eg_session=");
+            url.extend_from_slice(s.to_string().as_bytes());
         }
         for (i, (name, value)) in req.attrs.iter().enumerate() {
             check_attr_name(name)?;
             if req.attrs[..i].iter().any(|(n, _)| n == name) {
                 return Err(EmbedError::malformed("an attribute is given twice"));
             }
-            url.push_str("&eg_attr.");
-            url.push_str(name);
-            url.push('=');
+            url.extend_from_slice(b"&eg_attr.");
+            url.extend_from_slice(name.as_bytes());
+            url.push(b'=');
             encode_query_component(&mut url, value.as_bytes());
         }
+        // `base` is a &str and everything appended is ASCII.
+        let mut url =
+            String::from_utf8(url).map_err(|_| EmbedError::malformed("the URL is not UTF-8"))?;
         let canonical = Canonical::from_url(&url)?;
         self.check_embed_params(&canonical, req)?;
         let mut mac = self.mac.clone();
@@ -121,7 +124,7 @@ impl Signer {
     /// The URL given to sign must not already speak the scheme: a second
     /// `eg_kid`, say, would make the result malformed.
     fn check_embed_params(&self, c: &Canonical, req: &SignRequest<'_>) -> Result<(), EmbedError> {
-        if !c.sigs.is_empty() {
+        if c.sig != SigField::Absent {
             return Err(EmbedError::malformed("the URL to sign already has eg_sig"));
         }
         let own = 4 + usize::from(req.session.is_some()) + req.attrs.len();
