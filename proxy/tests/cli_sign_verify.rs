@@ -108,7 +108,7 @@ fn verify_prints_json_and_exits_by_verdict() {
             assert_eq!(&json["string_to_sign"], sts, "{}", case["name"]);
         }
         if expect_ok {
-            assert_eq!(json["sub"].as_str().is_some(), true);
+            assert!(json["sub"].as_str().is_some());
             assert!(json["forward"].as_str().expect("forward").starts_with('/'));
         }
         assert!(!out.contains("q7Vt2mXc9LpR4sZb8NwK3yHd6FgJ1aEo"), "a secret leaked into the output");

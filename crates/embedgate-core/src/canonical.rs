@@ -72,6 +72,9 @@ impl Canonical {
     /// Builds the canonical form of what a verifier receives: the `Host`
     /// header and the request target (`/path?query`, origin-form).
     pub(crate) fn from_request(host: &str, target: &str) -> Result<Self, EmbedError> {
+        if target.len() > u32::MAX as usize {
+            return Err(EmbedError::malformed("the URL is too long"));
+        }
         // One scan finds where the path ends (`?` or `#`) and the query ends (`#`).
         let target = target.as_bytes();
         let path_end = target
@@ -82,7 +85,12 @@ impl Canonical {
         let raw_query: &[u8] = match target.get(path_end) {
             Some(b'?') => {
                 let q = &target[path_end + 1..];
-                &q[..q.iter().position(|&b| b == b'#').unwrap_or(q.len())]
+                // `contains` on bytes is a vectorised memchr; most targets have no `#`.
+                if q.contains(&b'#') {
+                    &q[..q.iter().position(|&b| b == b'#').unwrap_or(q.len())]
+                } else {
+                    q
+                }
             }
             _ => b"",
         };
@@ -100,10 +108,11 @@ impl Canonical {
         let path_range = path_start..sts.len();
         sts.push(b'\n');
 
-        // One pass over the query: each piece's name and value are decoded
-        // and re-encoded into `scratch`; then the pairs are emitted sorted.
-        let mut scratch: Vec<u8> = Vec::with_capacity(raw_query.len() + 16);
-        let mut pairs: Vec<Param> = Vec::with_capacity(12);
+        // One pass over the query. A component already in canonical form
+        // (the usual case: signers emit it) is referenced where it stands;
+        // only the others are decoded and re-encoded into `scratch`.
+        let mut scratch: Vec<u8> = Vec::new();
+        let mut pairs: Vec<RawPair> = Vec::with_capacity(12);
         let mut sig = SigField::Absent;
         let mut i = 0;
         while i < raw_query.len() {
@@ -111,66 +120,71 @@ impl Canonical {
                 i += 1;
                 continue;
             }
-            let n0 = scratch.len();
-            if !recode_query_until(&mut scratch, raw_query, &mut i, |b| b == b'&' || b == b'=') {
-                return Err(EmbedError::malformed(
-                    "a query name has a % not followed by two hex digits",
-                ));
-            }
-            let n1 = scratch.len();
-            if raw_query.get(i) == Some(&b'=') {
+            let name = component(raw_query, &mut i, true, &mut scratch).ok_or(
+                EmbedError::malformed("a query name has a % not followed by two hex digits"),
+            )?;
+            let value = if raw_query.get(i) == Some(&b'=') {
                 i += 1;
-                if !recode_query_until(&mut scratch, raw_query, &mut i, |b| b == b'&') {
-                    return Err(EmbedError::malformed(
-                        "a query value has a % not followed by two hex digits",
-                    ));
-                }
-            }
-            let v1 = scratch.len();
-            if &scratch[n0..n1] == b"eg_sig" {
-                sig = match (sig, v1 - n1) {
+                component(raw_query, &mut i, false, &mut scratch).ok_or(EmbedError::malformed(
+                    "a query value has a % not followed by two hex digits",
+                ))?
+            } else {
+                Span::EMPTY
+            };
+            let name_bytes = name.bytes(raw_query, &scratch);
+            if name_bytes == b"eg_sig" {
+                let v = value.bytes(raw_query, &scratch);
+                sig = match (sig, v.len()) {
                     (SigField::Absent, SIG_LEN) => {
                         let mut s = [0u8; SIG_LEN];
-                        s.copy_from_slice(&scratch[n1..v1]);
+                        s.copy_from_slice(v);
                         SigField::One(s)
                     }
                     (SigField::Absent, _) => SigField::WrongLength,
                     _ => SigField::Repeated,
                 };
-                scratch.truncate(n0);
                 continue;
             }
-            pairs.push(Param {
-                name: n0..n1,
-                value: n1..v1,
+            pairs.push(RawPair {
+                key: sort_key(name_bytes),
+                name,
+                value,
             });
         }
         pairs.sort_unstable_by(|a, b| {
-            scratch[a.name.clone()]
-                .cmp(&scratch[b.name.clone()])
-                .then_with(|| scratch[a.value.clone()].cmp(&scratch[b.value.clone()]))
+            a.key.cmp(&b.key).then_with(|| {
+                a.name
+                    .bytes(raw_query, &scratch)
+                    .cmp(b.name.bytes(raw_query, &scratch))
+                    .then_with(|| {
+                        a.value
+                            .bytes(raw_query, &scratch)
+                            .cmp(b.value.bytes(raw_query, &scratch))
+                    })
+            })
         });
-        sts.reserve(scratch.len() + 2 * pairs.len());
-        for (k, p) in pairs.iter_mut().enumerate() {
+        sts.reserve(raw_query.len() + scratch.len() + 2 * pairs.len());
+        let mut params = Vec::with_capacity(pairs.len());
+        for (k, p) in pairs.iter().enumerate() {
             if k > 0 {
                 sts.push(b'&');
             }
             let n0 = sts.len();
-            sts.extend_from_slice(&scratch[p.name.clone()]);
+            sts.extend_from_slice(p.name.bytes(raw_query, &scratch));
             let n1 = sts.len();
             sts.push(b'=');
             let v0 = sts.len();
-            sts.extend_from_slice(&scratch[p.value.clone()]);
-            *p = Param {
+            sts.extend_from_slice(p.value.bytes(raw_query, &scratch));
+            params.push(Param {
                 name: n0..n1,
                 value: v0..sts.len(),
-            };
+            });
         }
         Ok(Canonical {
             sts: ascii_string(sts),
             host: host_range,
             path: path_range,
-            params: pairs,
+            params,
             sig,
         })
     }
@@ -193,6 +207,93 @@ impl Canonical {
     }
 }
 
+/// Where a canonical query component lives: in the raw query (it was
+/// canonical already) or in the scratch buffer (it was re-encoded).
+#[derive(Clone, Copy)]
+struct Span {
+    in_scratch: bool,
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    const EMPTY: Span = Span {
+        in_scratch: false,
+        start: 0,
+        end: 0,
+    };
+
+    fn bytes<'a>(&self, raw: &'a [u8], scratch: &'a [u8]) -> &'a [u8] {
+        let src = if self.in_scratch { scratch } else { raw };
+        &src[self.start as usize..self.end as usize]
+    }
+}
+
+struct RawPair {
+    /// The name's first eight bytes, big-endian: most comparisons end here.
+    key: u64,
+    name: Span,
+    value: Span,
+}
+
+fn sort_key(name: &[u8]) -> u64 {
+    let mut k = [0u8; 8];
+    let n = name.len().min(8);
+    k[..n].copy_from_slice(&name[..n]);
+    u64::from_be_bytes(k)
+}
+
+/// Reads one query component from `raw[*i..]` up to `&` (or `=` when
+/// `is_name`), advancing `*i` to that byte. Returns `None` on a bad escape.
+fn component(raw: &[u8], i: &mut usize, is_name: bool, scratch: &mut Vec<u8>) -> Option<Span> {
+    let start = *i;
+    let mut clean = true;
+    while let Some(&b) = raw.get(*i) {
+        if is_unreserved(b) {
+            *i += 1;
+            continue;
+        }
+        if b == b'&' || (is_name && b == b'=') {
+            break;
+        }
+        // Canonical escapes are upper-case and never of an unreserved byte.
+        let canonical_escape = b == b'%'
+            && matches!(
+                (raw.get(*i + 1), raw.get(*i + 2)),
+                (Some(&h), Some(&l)) if is_upper_hex(h) && is_upper_hex(l)
+                    && escaped_byte(raw, *i).is_some_and(|d| !is_unreserved(d))
+            );
+        if canonical_escape {
+            *i += 3;
+        } else {
+            clean = false;
+            *i += 1;
+        }
+    }
+    let end = *i;
+    if clean {
+        return Some(Span {
+            in_scratch: false,
+            start: start as u32,
+            end: end as u32,
+        });
+    }
+    let s0 = scratch.len();
+    let mut j = 0;
+    if !recode_query_until(scratch, &raw[start..end], &mut j, |_| false) {
+        return None;
+    }
+    Some(Span {
+        in_scratch: true,
+        start: s0 as u32,
+        end: scratch.len() as u32,
+    })
+}
+
+fn is_upper_hex(b: u8) -> bool {
+    b.is_ascii_digit() || (b'A'..=b'F').contains(&b)
+}
+
 /// Every byte the canonicaliser writes is ASCII (all else is escaped).
 fn ascii_string(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| {
@@ -204,7 +305,7 @@ fn ascii_string(bytes: Vec<u8>) -> String {
 /// Splits `scheme://authority/path?query#fragment` into authority and the
 /// rest (which starts with `/`, `?`, `#` or is empty).
 fn split_url(url: &str) -> Result<(&str, &str), EmbedError> {
-    let Some(colon) = url.find("://") else {
+    let Some(colon) = url.find(':').filter(|&c| url[c..].starts_with("://")) else {
         return Err(EmbedError::malformed(
             "not an absolute URL (expected scheme://host/path)",
         ));

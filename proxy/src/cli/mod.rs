@@ -1,7 +1,12 @@
 //! The command line: one module per command group.
 
 mod clock;
+mod credentials;
+mod secrets;
+mod serve;
 mod sign;
+mod store_args;
+mod store_cmd;
 mod verify;
 
 use std::process::ExitCode;
@@ -28,6 +33,14 @@ enum Command {
     Sign(sign::SignArgs),
     /// Verify a signed embed URL against a JSON key file and explain the verdict.
     Verify(verify::VerifyArgs),
+    /// Run the edge verification proxy (see docs/proxy.md).
+    Serve(serve::ServeArgs),
+    /// Manage embed secrets in the store (values shown once, at creation).
+    Secrets(secrets::SecretsArgs),
+    /// Manage upstream credentials in the store (values read from stdin, never shown).
+    Credentials(credentials::CredentialsArgs),
+    /// Store maintenance: purge expired secrets, rotate the master key, audit log.
+    Store(store_cmd::StoreCmdArgs),
 }
 
 /// Runs one parsed command line.
@@ -35,5 +48,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Sign(args) => sign::run(args),
         Command::Verify(args) => verify::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Secrets(args) => secrets::run(args),
+        Command::Credentials(args) => credentials::run(args),
+        Command::Store(args) => store_cmd::run(args),
     }
 }

@@ -1,0 +1,77 @@
+//! The embedgate secret store: the system of record the proxy's key cache is
+//! filled from.
+//!
+//! Two kinds of secret live here:
+//!
+//! - **embed secrets** ([`EmbedSecret`]): generated 32-character values that
+//!   sign embed URLs, identified publicly by a client id (`eg_kid`). The
+//!   value is returned once, by [`Store::create_embed_secret`], and can never
+//!   be changed (rotate by creating a new one).
+//! - **credentials** ([`Credential`]): values the user supplies for the proxy
+//!   to inject upstream. They can be replaced (a new version) but are never
+//!   read back except by the proxy ([`Store::credential_value`]).
+//!
+//! Every value is encrypted at rest with AES-256-GCM under a [`MasterKey`],
+//! bound to its row (id, kind, version) so ciphertexts cannot be moved
+//! between rows. A canary refuses a wrong key on open, before anything is
+//! written. Every change is logged ([`ChangeEntry`], never a value) and
+//! bumps a [`Store::revision`] readers can poll.
+//!
+//! [`Store`] hides the backend behind a URL; today only `sqlite://PATH`
+//! (one file, WAL mode, `BEGIN IMMEDIATE` transactions).
+//!
+//! ```
+//! use embedgate_store::{Lookup, MasterKey, NewEmbedSecret, Store};
+//! let dir = tempfile::tempdir()?;
+//! let url = format!("sqlite://{}", dir.path().join("store.db").display());
+//! let store = Store::open(&url, MasterKey::generate())?;
+//! let now = 1_700_000_000;
+//! let created = store.create_embed_secret(
+//!     &NewEmbedSecret { name: "analytics".into(), ..Default::default() },
+//!     "alice",
+//!     now,
+//! )?;
+//! assert_eq!(created.value.len(), 32);
+//! let shown = store.get_embed_secret(&Lookup::any("analytics"))?;
+//! assert_eq!(shown.client_id, created.secret.client_id);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![warn(missing_docs)]
+
+mod change_log;
+mod credential;
+mod embed_secret;
+mod error;
+mod fields;
+mod fingerprint;
+mod ids;
+mod lookup;
+mod maintenance;
+mod master_key;
+mod migrations;
+mod sealed;
+mod sqlite;
+mod store;
+mod timestamp;
+
+pub use change_log::{
+    AuditFilter, AuditPage, ChangeAction, ChangeEntry, FieldChange, Page, SubjectKind,
+};
+pub use credential::{
+    Credential, CredentialUpdate, NewCredential, PutCredential, PutOutcome, TokenType,
+};
+pub use embed_secret::{
+    CreatedEmbedSecret, EmbedKeyMaterial, EmbedSecret, EmbedSecretUpdate, NewEmbedSecret,
+};
+pub use error::StoreError;
+pub use fields::{
+    MAX_DESCRIPTION_CHARS, MAX_LABEL_CHARS, MAX_NAME_CHARS, MAX_SCOPES, MAX_VALUE_BYTES,
+};
+pub use ids::{is_client_id, CLIENT_ID_PREFIX, CREDENTIAL_ID_PREFIX, EMBED_ID_PREFIX};
+pub use lookup::Lookup;
+pub use maintenance::{PurgedSecret, RotationReport, StoreOptions, DEFAULT_PURGE_AFTER_SECS};
+pub use master_key::{MasterKey, MASTER_KEY_ENV, MASTER_KEY_LEN};
+pub use store::Store;
+pub use timestamp::{format_rfc3339, parse_rfc3339};
+pub use zeroize::Zeroizing;

@@ -1,0 +1,20 @@
+'use strict';
+// Node, CommonJS: the wasm-bindgen `nodejs` build, which loads the module
+// synchronously. `init`/`initSync` exist so that code written for the
+// browser build (`await init()`) runs unchanged.
+const wasm = require('./embedgate_wasm.js');
+
+async function init() {}
+function initSync() {}
+
+module.exports = {
+  signEmbedUrl: wasm.signEmbedUrl,
+  EmbedSigner: wasm.EmbedSigner,
+  verifyEmbedUrl: wasm.verifyEmbedUrl,
+  stringToSign: wasm.stringToSign,
+  generateSecret: wasm.generateSecret,
+  generateNonce: wasm.generateNonce,
+  init,
+  initSync,
+  default: init,
+};

@@ -1,0 +1,268 @@
+//! `verifyEmbedUrl` and `stringToSign`: verification with a verdict object
+//! instead of an exception, plus what the playground needs to explain it.
+
+use crate::error::{embed_error, invalid_argument};
+use crate::options::{read_key, read_verify_options};
+use embedgate_core::{
+    EmbedKey, KeyStore, NonceCheck, UnverifiedEmbedUrl, VerifiedEmbedUrl, VerifyPolicy,
+};
+use js_sys::Object;
+use serde::ser::SerializeMap as _;
+use serde::Serialize;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+
+#[wasm_bindgen]
+extern "C" {
+    /// `EmbedKeys` in TypeScript.
+    #[wasm_bindgen(typescript_type = "EmbedKeys")]
+    pub type EmbedKeys;
+    /// `VerifyOptions` in TypeScript.
+    #[wasm_bindgen(typescript_type = "VerifyOptions")]
+    pub type VerifyOptions;
+    /// `VerifyResult` in TypeScript.
+    #[wasm_bindgen(typescript_type = "VerifyResult")]
+    pub type VerifyResult;
+}
+
+/// The string to sign for an absolute URL (spec §2), `eg_sig` excluded.
+/// Throws `EmbedError` `malformed` when the URL cannot be canonicalised.
+#[wasm_bindgen(js_name = stringToSign)]
+pub fn string_to_sign(url: &str) -> Result<String, JsValue> {
+    embedgate_core::string_to_sign(url).map_err(|e| embed_error(&e))
+}
+
+/// Verifies `url` against `keys` at `options.now`, without replay state.
+///
+/// A refused URL is a result (`ok: false` and its `reason`), not an
+/// exception; only wrong arguments throw.
+#[wasm_bindgen(js_name = verifyEmbedUrl)]
+pub fn verify_embed_url(
+    url: &str,
+    keys: &EmbedKeys,
+    options: &VerifyOptions,
+) -> Result<VerifyResult, JsValue> {
+    let (now, policy) = read_verify_options(options)?;
+    let keys = read_keys(keys)?;
+    let outcome = verify(url, &keys, now, &policy);
+    let ser = serde_wasm_bindgen::Serializer::new()
+        .serialize_maps_as_objects(true)
+        .serialize_missing_as_null(true);
+    outcome
+        .serialize(&ser)
+        .map(JsCast::unchecked_into)
+        .map_err(|_| invalid_argument("the verdict could not be converted to a JS object"))
+}
+
+/// Keys by `eg_kid`, looked up linearly: a verifier here holds a handful.
+#[derive(Debug, Default)]
+pub struct Keys(Vec<(String, EmbedKey)>);
+
+impl Keys {
+    /// Keys from `(kid, key)` pairs; a later pair for a kid replaces an earlier one.
+    pub fn new(pairs: impl IntoIterator<Item = (String, EmbedKey)>) -> Self {
+        let mut keys = Keys::default();
+        for (kid, key) in pairs {
+            keys.0.retain(|(k, _)| *k != kid);
+            keys.0.push((kid, key));
+        }
+        keys
+    }
+}
+
+impl KeyStore for Keys {
+    type Key<'a> = &'a EmbedKey;
+    fn key(&self, kid: &str) -> Option<&EmbedKey> {
+        self.0.iter().find(|(k, _)| k == kid).map(|(_, key)| key)
+    }
+}
+
+fn read_keys(keys: &JsValue) -> Result<Keys, JsValue> {
+    if !keys.is_object() || js_sys::Array::is_array(keys) {
+        return Err(invalid_argument(
+            "keys must be an object of { kid: secret } or { kid: { secret, active, expiresAt, scopes } }",
+        ));
+    }
+    let mut pairs = Vec::new();
+    for entry in Object::entries(keys.unchecked_ref()).iter() {
+        let entry: js_sys::Array = entry.unchecked_into();
+        let kid = entry.get(0).as_string().unwrap_or_default();
+        pairs.push((kid, read_key(&entry.get(1))?));
+    }
+    Ok(Keys::new(pairs))
+}
+
+/// The verdict as JavaScript receives it (`VerifyResult`).
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outcome {
+    /// Whether the URL verified.
+    pub ok: bool,
+    /// The reason code on failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+    /// The failed rule in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<&'static str>,
+    /// The string to sign the URL implies (`null` if it has none).
+    pub string_to_sign: Option<String>,
+    /// What the key for `eg_kid` signs that string as, when the key is known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_signature: Option<String>,
+    /// The verified fields (only `kid` on failure).
+    pub fields: Fields,
+}
+
+/// `VerifiedFields`: all set when verified, only `kid` otherwise.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Fields {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exp: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nonce: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    requested_session: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attrs: Option<Attrs>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    forward_path_and_query: Option<String>,
+}
+
+impl Fields {
+    fn verified(v: &VerifiedEmbedUrl) -> Self {
+        Fields {
+            kid: Some(v.kid().to_owned()),
+            sub: Some(v.sub().to_owned()),
+            exp: Some(v.exp()),
+            nonce: Some(v.nonce().to_owned()),
+            session: Some(v.session_secs()),
+            requested_session: v.requested_session(),
+            attrs: Some(Attrs(v.attrs().to_vec())),
+            host: Some(v.host().to_owned()),
+            path: Some(v.path().to_owned()),
+            forward_path_and_query: Some(v.forward_path_and_query()),
+        }
+    }
+}
+
+/// Attributes serialised as an object (names are unique in a valid URL).
+#[derive(Debug)]
+struct Attrs(Vec<(String, String)>);
+
+impl Serialize for Attrs {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (n, v) in &self.0 {
+            map.serialize_entry(n, v)?;
+        }
+        map.end()
+    }
+}
+
+/// The verdict for `url`: pure Rust, so the native tests cover it.
+pub fn verify(url: &str, keys: &Keys, now: u64, policy: &VerifyPolicy) -> Outcome {
+    let mut out = Outcome {
+        string_to_sign: embedgate_core::string_to_sign(url).ok(),
+        ..Outcome::default()
+    };
+    let result = UnverifiedEmbedUrl::parse(url).and_then(|u| {
+        out.fields.kid = Some(u.kid().to_owned());
+        if let Some(key) = keys.key(u.kid()) {
+            out.expected_signature = Some(key.signature_for(u.string_to_sign()));
+        }
+        u.authenticate(keys, now, policy)?
+            .accept(NonceCheck::NotTracked)
+    });
+    match result {
+        Ok(v) => {
+            out.ok = true;
+            out.fields = Fields::verified(&v);
+        }
+        Err(e) => {
+            out.reason = Some(e.code());
+            out.detail = Some(e.detail());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "q7Vt2mXc9LpR4sZb8NwK3yHd6FgJ1aEo";
+    const URL: &str = "https://embed.example.com/d/sales?orgId=1&eg_kid=ek_live_4f9c2a&eg_sub=user-42&eg_exp=1767225300&eg_nonce=Yc1mB0sD7rX2aQ9vT4kL&eg_sig=YE0QgQeZFo_Q-0AbKve-pAg8sT4vbKKpQiTebT5SVgw";
+
+    fn keys() -> Keys {
+        Keys::new([
+            ("ek_live_4f9c2a".to_owned(), EmbedKey::new(b"replaced")),
+            (
+                "ek_live_4f9c2a".to_owned(),
+                EmbedKey::new(SECRET.as_bytes()),
+            ),
+        ])
+    }
+
+    #[test]
+    fn a_valid_url_reports_its_fields() {
+        let out = verify(URL, &keys(), 1_767_225_000, &VerifyPolicy::default());
+        assert!(out.ok, "{out:?}");
+        assert_eq!(out.reason, None);
+        assert_eq!(out.fields.sub.as_deref(), Some("user-42"));
+        assert_eq!(
+            out.fields.forward_path_and_query.as_deref(),
+            Some("/d/sales?orgId=1")
+        );
+        assert_eq!(
+            out.expected_signature.as_deref(),
+            Some("YE0QgQeZFo_Q-0AbKve-pAg8sT4vbKKpQiTebT5SVgw")
+        );
+    }
+
+    #[test]
+    fn a_tampered_url_reports_reason_and_the_signature_it_should_carry() {
+        let tampered = URL.replace("orgId=1", "orgId=2");
+        let out = verify(&tampered, &keys(), 1_767_225_000, &VerifyPolicy::default());
+        assert!(!out.ok);
+        assert_eq!(out.reason, Some("bad_signature"));
+        assert_eq!(
+            out.fields.sub, None,
+            "unverified fields must not be exposed"
+        );
+        assert_eq!(out.fields.kid.as_deref(), Some("ek_live_4f9c2a"));
+        let sts = out.string_to_sign.expect("canonicalises");
+        assert!(sts.ends_with("&orgId=2"), "{sts}");
+        let expected = out.expected_signature.expect("key known");
+        assert_ne!(expected, "YE0QgQeZFo_Q-0AbKve-pAg8sT4vbKKpQiTebT5SVgw");
+        assert_eq!(
+            expected,
+            EmbedKey::new(SECRET.as_bytes()).signature_for(&sts)
+        );
+    }
+
+    #[test]
+    fn an_unparseable_url_has_no_string_to_sign() {
+        let out = verify("not a url", &keys(), 0, &VerifyPolicy::default());
+        assert_eq!(out.reason, Some("malformed"));
+        assert_eq!(out.string_to_sign, None);
+        let unknown = verify(
+            URL,
+            &Keys::default(),
+            1_767_225_000,
+            &VerifyPolicy::default(),
+        );
+        assert_eq!(unknown.reason, Some("unknown_key"));
+        assert_eq!(unknown.expected_signature, None);
+    }
+}

@@ -1,0 +1,402 @@
+//! `embedgate serve`: the edge verification proxy.
+//!
+//! A request with `eg_` parameters is a signed embed URL: it is verified
+//! (`verify_request.rs`, keys from `secret_cache.rs`, nonces in
+//! `replay_cache.rs`), opens a session (`session_cookie.rs`) and goes
+//! upstream (`upstream.rs`, headers cleaned in `headers.rs`). Any other
+//! request needs a session cookie covering its path. Everything around it:
+//! configuration (`config.rs`), TLS (`tls.rs`), the admin listener
+//! (`admin.rs`, `metrics.rs`), `last_used_at` (`usage.rs`), graceful
+//! shutdown (`shutdown.rs`).
+//!
+//! Start it in-process with [`Server::bind`] (or [`Server::bind_with_source`]
+//! for another secret source) and [`Server::run`], or in one call with [`run`].
+
+mod admin;
+pub mod config;
+mod headers;
+mod metrics;
+mod refusal;
+mod replay_cache;
+pub mod secret_cache;
+pub mod secret_source;
+mod service;
+mod session_cookie;
+pub mod shutdown;
+mod store_source;
+mod tls;
+mod upstream;
+mod usage;
+mod verify_request;
+mod websocket;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use embedgate_core::VerifyPolicy;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+pub use config::Config;
+use secret_cache::{CredentialSpec, SecretCache};
+pub use secret_source::{SecretRecord, SecretSource};
+use service::{Route, State};
+
+/// A proxy with its listeners bound and its cache loaded, not yet serving.
+pub struct Server {
+    state: Arc<State>,
+    source: Arc<dyn SecretSource>,
+    public: TcpListener,
+    admin: Option<TcpListener>,
+    tls: Option<TlsAcceptor>,
+    config: Config,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("public", &self.public.local_addr().ok())
+            .field(
+                "admin",
+                &self.admin.as_ref().and_then(|a| a.local_addr().ok()),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reloads the secret cache at once: call it after changing secrets through
+/// this process, so the change applies now instead of at the next poll.
+#[derive(Clone)]
+pub struct ReloadHandle {
+    cache: Arc<SecretCache>,
+    source: Arc<dyn SecretSource>,
+}
+
+impl std::fmt::Debug for ReloadHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReloadHandle").finish_non_exhaustive()
+    }
+}
+
+impl ReloadHandle {
+    /// Reloads from the store; returns once the cache reflects it.
+    pub async fn reload(&self) -> anyhow::Result<()> {
+        let cache = Arc::clone(&self.cache);
+        let source = Arc::clone(&self.source);
+        tokio::task::spawn_blocking(move || cache.reload_blocking(source.as_ref()))
+            .await
+            .context("reload task")?
+    }
+}
+
+/// Binds, loads and serves until `shutdown` resolves, then drains.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+    Server::bind(config).await?.run(shutdown).await
+}
+
+impl Server {
+    /// Opens the store named by the config, loads the cache, binds.
+    pub async fn bind(config: Config) -> anyhow::Result<Server> {
+        let source = store_source::open(&config).await?;
+        Server::bind_with_source(config, source).await
+    }
+
+    /// As [`Server::bind`], with the secrets from `source`.
+    pub async fn bind_with_source(
+        config: Config,
+        source: Arc<dyn SecretSource>,
+    ) -> anyhow::Result<Server> {
+        let specs = config
+            .routes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                r.upstream_auth.as_ref().map(|a| CredentialSpec {
+                    route: i,
+                    name: a.credential.clone(),
+                    prefix: a.prefix.clone(),
+                })
+            })
+            .collect();
+        let cache = Arc::new(SecretCache::new(specs));
+        {
+            let cache = Arc::clone(&cache);
+            let source = Arc::clone(&source);
+            tokio::task::spawn_blocking(move || cache.reload_blocking(source.as_ref()))
+                .await
+                .context("loading secrets")?
+                .context("cannot load the embed secrets from the store")?;
+        }
+        for r in &config.routes {
+            if let Some(a) = &r.upstream_auth {
+                let idx = config
+                    .routes
+                    .iter()
+                    .position(|x| x.name == r.name)
+                    .unwrap_or(0);
+                if cache.credential(idx).is_none() {
+                    anyhow::bail!(
+                        "config key `routes[{idx}].upstream_auth.credential`: no usable credential {:?} in the store (`embedgate credentials put --name {}`)",
+                        a.credential,
+                        a.credential
+                    );
+                }
+            }
+        }
+        let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
+        let public = TcpListener::bind(config.public_addr)
+            .await
+            .with_context(|| {
+                format!(
+                    "config key `listen.public`: cannot listen on {}",
+                    config.public_addr
+                )
+            })?;
+        let admin = match config.admin_addr {
+            Some(a) => Some(
+                TcpListener::bind(a)
+                    .await
+                    .with_context(|| format!("config key `listen.admin`: cannot listen on {a}"))?,
+            ),
+            None => None,
+        };
+        let insecure = config.session.insecure_dev_cookies;
+        if insecure {
+            tracing::warn!("session.insecure_dev_cookies is on: session cookies lack Secure and __Host-; development only");
+        }
+        let routes: Vec<Route> = config
+            .routes
+            .iter()
+            .map(|r| Route {
+                cookie_name: session_cookie::cookie_name(
+                    &config.session.cookie_name,
+                    &r.name,
+                    insecure,
+                ),
+                scope: std::iter::once(r.prefix.clone())
+                    .chain(r.session_paths.iter().cloned())
+                    .collect(),
+                cfg: r.clone(),
+            })
+            .collect();
+        let names: Vec<String> = config.routes.iter().map(|r| r.name.clone()).collect();
+        let state = Arc::new(State {
+            cookie_prefix: session_cookie::cookie_name(&config.session.cookie_name, "", insecure),
+            routes,
+            cache,
+            replay: replay_cache::ReplayCache::new(config.verify.replay_cache_entries),
+            policy: VerifyPolicy {
+                skew: config.verify.skew,
+                max_url_ttl: config.verify.max_url_ttl,
+                max_session: config.verify.max_session,
+            },
+            public_host: config.verify.public_host.clone(),
+            upstream: upstream::Upstream::new(&config.upstream),
+            metrics: metrics::Metrics::new(&names),
+            https: tls.is_some(),
+            insecure_dev_cookies: insecure,
+        });
+        Ok(Server {
+            state,
+            source,
+            public,
+            admin,
+            tls,
+            config,
+        })
+    }
+
+    /// The bound public address (useful with port 0).
+    pub fn public_addr(&self) -> SocketAddr {
+        self.public.local_addr().unwrap_or(self.config.public_addr)
+    }
+
+    /// The bound admin address, if the admin listener is on.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().and_then(|a| a.local_addr().ok())
+    }
+
+    /// A handle to reload the secret cache at once.
+    pub fn reload_handle(&self) -> ReloadHandle {
+        ReloadHandle {
+            cache: Arc::clone(&self.state.cache),
+            source: Arc::clone(&self.source),
+        }
+    }
+
+    /// Serves until `shutdown` resolves; then stops accepting, lets
+    /// in-flight requests finish (up to `shutdown.drain_timeout`), records
+    /// the last uses and returns.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+        let Server {
+            state,
+            source,
+            public,
+            admin,
+            tls,
+            config,
+        } = self;
+        let (stop_tx, stop_rx) = watch::channel(false);
+
+        let poller = tokio::spawn(poll_store(
+            Arc::clone(&state.cache),
+            Arc::clone(&source),
+            config.poll_interval,
+            stop_rx.clone(),
+        ));
+        let usage_task = tokio::spawn(flush_usage(
+            Arc::clone(&state.cache),
+            Arc::clone(&source),
+            config.usage_flush_interval,
+            stop_rx.clone(),
+        ));
+        if let Some(admin) = admin {
+            tokio::spawn(admin::serve(admin, Arc::clone(&state), stop_rx.clone()));
+        }
+        tracing::info!(
+            public = %public.local_addr().map_or_else(|_| "?".into(), |a| a.to_string()),
+            tls = tls.is_some(),
+            routes = state.routes.len(),
+            "embedgate serve listening"
+        );
+
+        let drain = shutdown::Drain::new();
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                _ = &mut shutdown => break,
+                accepted = public.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let _ = stream.set_nodelay(true);
+            let state = Arc::clone(&state);
+            let guard = drain.guard();
+            match &tls {
+                None => {
+                    tokio::spawn(serve_connection(stream, peer, state, guard));
+                }
+                Some(acceptor) => {
+                    let acceptor = acceptor.clone();
+                    tokio::spawn(async move {
+                        match acceptor.accept(stream).await {
+                            Ok(tls_stream) => {
+                                serve_connection(tls_stream, peer, state, guard).await
+                            }
+                            Err(e) => tracing::debug!(error = %e, "TLS handshake failed"),
+                        }
+                    });
+                }
+            }
+        }
+        drop(public);
+        tracing::info!("shutting down: no new connections, draining in-flight requests");
+        if !drain.drain(config.drain_timeout).await {
+            tracing::warn!("drain timeout reached; closing remaining connections");
+        }
+        let _ = stop_tx.send(true);
+        let _ = poller.await;
+        let _ = usage_task.await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+async fn serve_connection<IO>(
+    io: IO,
+    peer: SocketAddr,
+    state: Arc<State>,
+    guard: shutdown::DrainGuard,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = service_fn(move |req| {
+        let state = Arc::clone(&state);
+        async move { Ok::<_, Infallible>(service::handle(state, req, peer).await) }
+    });
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), svc);
+    tokio::pin!(conn);
+    let mut shutting_down = guard.shutting_down.clone();
+    tokio::select! {
+        r = conn.as_mut() => {
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            return;
+        }
+        _ = shutting_down.wait_for(|s| *s) => {}
+    }
+    conn.as_mut().graceful_shutdown();
+    let _ = conn.await;
+    drop(guard);
+}
+
+async fn poll_store(
+    cache: Arc<SecretCache>,
+    source: Arc<dyn SecretSource>,
+    every: std::time::Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let c = Arc::clone(&cache);
+        let s = Arc::clone(&source);
+        match tokio::task::spawn_blocking(move || c.poll_blocking(s.as_ref())).await {
+            Ok(Ok(_)) => {
+                if failing {
+                    tracing::info!("store reachable again");
+                    failing = false;
+                }
+            }
+            Ok(Err(e)) => {
+                // Keep serving from the cache; say so once.
+                if !failing {
+                    tracing::error!(error = %e, "cannot read the store; serving from the cache");
+                    failing = true;
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "store poll task failed"),
+        }
+    }
+}
+
+async fn flush_usage(
+    cache: Arc<SecretCache>,
+    source: Arc<dyn SecretSource>,
+    every: std::time::Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut flusher = usage::UsageFlusher::default();
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => flusher.flush(&cache, &source).await,
+            _ = stop.changed() => {
+                flusher.flush(&cache, &source).await;
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! The in-memory secret cache: every embed secret as a pre-keyed HMAC state
+//! ([`EmbedKey`]) plus a session-cookie key derived from it (HKDF-SHA256),
+//! and the upstream credentials the routes inject. Filled from the store at
+//! start, then following the store's revision (`poll_blocking`). The request
+//! path only reads it; it never touches the store.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use embedgate_core::{EmbedKey, KeyStore};
+use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
+use http::HeaderValue;
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+use super::secret_source::{SecretRecord, SecretSource};
+
+pub(crate) type HmacSha256 = Hmac<Sha256>;
+
+/// HKDF salt and info of the session-cookie key (domain separation: the
+/// cookie MAC can never be confused with a URL signature).
+const SESSION_SALT: &[u8] = b"embedgate session cookie v1";
+const SESSION_INFO: &[u8] = b"EG1 session MAC key";
+
+/// One embed secret, ready for the request path.
+pub struct CachedSecret {
+    key: EmbedKey,
+    session_mac: HmacSha256,
+    last_used: Arc<AtomicI64>,
+}
+
+impl CachedSecret {
+    fn from_record(r: &SecretRecord, last_used: Arc<AtomicI64>) -> Self {
+        let scopes = r
+            .scopes
+            .iter()
+            .filter_map(|s| embedgate_core::normalise_path(s).ok())
+            .collect();
+        let key = EmbedKey::new(r.value.as_bytes())
+            .with_active(r.active)
+            .with_expires_at(r.expires_at.map(|e| u64::try_from(e).unwrap_or(0)))
+            .with_scopes(scopes);
+        CachedSecret {
+            key,
+            session_mac: derive_session_mac(r.value.as_bytes()),
+            last_used,
+        }
+    }
+
+    /// The verification key (status, expiry, scopes included).
+    pub fn key(&self) -> &EmbedKey {
+        &self.key
+    }
+
+    /// A fresh copy of the pre-keyed session-cookie MAC.
+    pub(crate) fn session_mac(&self) -> HmacSha256 {
+        self.session_mac.clone()
+    }
+
+    /// Notes a use at `now` (Unix seconds) for `last_used_at`.
+    pub fn touch(&self, now: u64) {
+        let now = i64::try_from(now).unwrap_or(i64::MAX);
+        // Load first: most requests fall in the same second, and a plain
+        // load keeps the cache line shared between cores.
+        if self.last_used.load(Ordering::Relaxed) < now {
+            self.last_used.fetch_max(now, Ordering::Relaxed);
+        }
+    }
+}
+
+impl std::fmt::Debug for CachedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedSecret")
+            .field("key", &self.key)
+            .field("session_mac", &"[redacted]")
+            .finish()
+    }
+}
+
+fn derive_session_mac(secret: &[u8]) -> HmacSha256 {
+    let hk = Hkdf::<Sha256>::new(Some(SESSION_SALT), secret);
+    let mut okm = Zeroizing::new([0u8; 32]);
+    // 32 bytes is far below HKDF-SHA256's limit of 255 * 32.
+    hk.expand(SESSION_INFO, okm.as_mut())
+        .unwrap_or_else(|_| unreachable!("32 bytes is a valid HKDF-SHA256 length"));
+    <HmacSha256 as Mac>::new_from_slice(okm.as_ref())
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"))
+}
+
+/// A route's injected credential: which route, which stored name, what prefix.
+#[derive(Clone, Debug)]
+pub struct CredentialSpec {
+    /// Index of the route.
+    pub route: usize,
+    /// Name of the credential in the store.
+    pub name: String,
+    /// Put before the value (`Bearer `).
+    pub prefix: String,
+}
+
+/// The cache. Cheap to share (`Arc`).
+pub struct SecretCache {
+    entries: DashMap<String, Arc<CachedSecret>>,
+    usage: DashMap<String, Arc<AtomicI64>>,
+    credentials: DashMap<usize, HeaderValue>,
+    credential_specs: Vec<CredentialSpec>,
+    loaded_revision: AtomicU64,
+    store_revision: AtomicU64,
+    loaded: AtomicBool,
+}
+
+impl std::fmt::Debug for SecretCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretCache")
+            .field("entries", &self.entries.len())
+            .field("loaded_revision", &self.loaded_revision())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SecretCache {
+    /// An empty cache that will load the given route credentials.
+    pub fn new(credential_specs: Vec<CredentialSpec>) -> Self {
+        SecretCache {
+            entries: DashMap::new(),
+            usage: DashMap::new(),
+            credentials: DashMap::new(),
+            credential_specs,
+            loaded_revision: AtomicU64::new(0),
+            store_revision: AtomicU64::new(0),
+            loaded: AtomicBool::new(false),
+        }
+    }
+
+    /// The secret with this client id, if known (active or not).
+    pub fn get(&self, kid: &str) -> Option<Arc<CachedSecret>> {
+        self.entries.get(kid).map(|e| Arc::clone(e.value()))
+    }
+
+    /// The header value to inject for route `route`, if it has one.
+    pub fn credential(&self, route: usize) -> Option<HeaderValue> {
+        self.credentials.get(&route).map(|v| v.value().clone())
+    }
+
+    /// Number of secrets held.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no secret is held.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Whether the first load succeeded.
+    pub fn is_loaded(&self) -> bool {
+        self.loaded.load(Ordering::Acquire)
+    }
+
+    /// The store revision the cache reflects.
+    pub fn loaded_revision(&self) -> u64 {
+        self.loaded_revision.load(Ordering::Acquire)
+    }
+
+    /// The newest store revision seen by polling.
+    pub fn store_revision(&self) -> u64 {
+        self.store_revision.load(Ordering::Acquire)
+    }
+
+    /// Loads everything from the store (blocking).
+    pub fn reload_blocking(&self, source: &dyn SecretSource) -> anyhow::Result<()> {
+        let (revision, records) = source.load_embed_keys()?;
+        // Credentials first: a route never runs with a key set newer than
+        // its credential by more than one reload.
+        for spec in &self.credential_specs {
+            match source.credential_value(&spec.name)? {
+                Some(value) => {
+                    let text = Zeroizing::new(format!("{}{}", spec.prefix, value.as_str()));
+                    match HeaderValue::from_str(&text) {
+                        Ok(mut v) => {
+                            v.set_sensitive(true);
+                            self.credentials.insert(spec.route, v);
+                        }
+                        Err(_) => {
+                            tracing::error!(credential = %spec.name, "stored credential is not a valid header value; not injected");
+                            self.credentials.remove(&spec.route);
+                        }
+                    }
+                }
+                None => {
+                    tracing::error!(credential = %spec.name, "credential named by a route is not in the store");
+                    self.credentials.remove(&spec.route);
+                }
+            }
+        }
+        let mut seen = std::collections::HashSet::with_capacity(records.len());
+        for r in &records {
+            let usage = Arc::clone(
+                self.usage
+                    .entry(r.client_id.clone())
+                    .or_insert_with(|| Arc::new(AtomicI64::new(0)))
+                    .value(),
+            );
+            self.entries.insert(
+                r.client_id.clone(),
+                Arc::new(CachedSecret::from_record(r, usage)),
+            );
+            seen.insert(r.client_id.as_str());
+        }
+        self.entries.retain(|kid, _| seen.contains(kid.as_str()));
+        self.loaded_revision.store(revision, Ordering::Release);
+        self.store_revision.fetch_max(revision, Ordering::AcqRel);
+        self.loaded.store(true, Ordering::Release);
+        tracing::info!(revision, secrets = records.len(), "secret cache loaded");
+        Ok(())
+    }
+
+    /// Checks the store revision and reloads when it moved (blocking).
+    pub fn poll_blocking(&self, source: &dyn SecretSource) -> anyhow::Result<bool> {
+        let rev = source.revision()?;
+        self.store_revision.fetch_max(rev, Ordering::AcqRel);
+        if rev != self.loaded_revision() || !self.is_loaded() {
+            self.reload_blocking(source)?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Takes the uses noted since the last call: `(client id, unix secs)`.
+    pub fn take_usage(
+        &self,
+        flushed: &mut std::collections::HashMap<String, i64>,
+    ) -> Vec<(String, i64)> {
+        let mut out = Vec::new();
+        for e in &self.usage {
+            let t = e.value().load(Ordering::Relaxed);
+            if t > 0 && flushed.get(e.key()).is_none_or(|f| *f < t) {
+                out.push((e.key().clone(), t));
+            }
+        }
+        for (k, t) in &out {
+            flushed.insert(k.clone(), *t);
+        }
+        // Forget usage cells of secrets that are gone.
+        self.usage.retain(|k, _| self.entries.contains_key(k));
+        out
+    }
+}
+
+/// A handle to a looked-up entry, for the core's [`KeyStore`].
+#[derive(Debug)]
+pub struct KeyRef(Arc<CachedSecret>);
+
+impl std::ops::Deref for KeyRef {
+    type Target = EmbedKey;
+    fn deref(&self) -> &EmbedKey {
+        &self.0.key
+    }
+}
+
+impl KeyStore for SecretCache {
+    type Key<'a>
+        = KeyRef
+    where
+        Self: 'a;
+    fn key(&self, kid: &str) -> Option<KeyRef> {
+        self.get(kid).map(KeyRef)
+    }
+}
+
+/// An entry already looked up, as a [`KeyStore`] of one: lets the request
+/// path look a kid up once and keep the entry for the session cookie.
+pub(crate) struct Pinned<'a>(pub(crate) Option<&'a CachedSecret>);
+
+impl KeyStore for Pinned<'_> {
+    type Key<'b>
+        = &'b EmbedKey
+    where
+        Self: 'b;
+    fn key(&self, _kid: &str) -> Option<&EmbedKey> {
+        self.0.map(|e| &e.key)
+    }
+}

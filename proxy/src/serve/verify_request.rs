@@ -1,0 +1,96 @@
+//! Verifying a request that carries `eg_` parameters (spec §3): the core
+//! parses, authenticates and applies the time rules, the replay cache claims
+//! the nonce, the core checks scope. No store access: keys come from the cache.
+
+use std::sync::Arc;
+
+use embedgate_core::{NonceCheck, Reason, UnverifiedEmbedUrl, VerifiedEmbedUrl, VerifyPolicy};
+
+use super::refusal::Refusal;
+use super::replay_cache::{Claim, ReplayCache};
+use super::secret_cache::{CachedSecret, Pinned, SecretCache};
+
+/// A verified URL and the secret that signed it.
+#[derive(Debug)]
+pub struct Verified {
+    /// What the core verified.
+    pub url: VerifiedEmbedUrl,
+    /// The signing secret (for the session cookie).
+    pub secret: Arc<CachedSecret>,
+}
+
+/// Whether the query has a parameter whose (decoded) name starts with `eg_`:
+/// then the request is a signed URL, and must verify.
+pub fn has_eg_params(query: &str) -> bool {
+    query.split('&').any(|piece| {
+        let name = piece.split_once('=').map_or(piece, |(n, _)| n);
+        let mut decoded = [0u8; 3];
+        let mut n = 0;
+        let b = name.as_bytes();
+        let mut i = 0;
+        while n < 3 && i < b.len() {
+            if b[i] == b'%' && i + 2 < b.len() {
+                let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(v) => {
+                        decoded[n] = v;
+                        i += 3;
+                    }
+                    None => return false,
+                }
+            } else {
+                decoded[n] = b[i];
+                i += 1;
+            }
+            n += 1;
+        }
+        n == 3 && &decoded == b"eg_"
+    })
+}
+
+/// Spec §3 steps 1–8 for one request.
+pub fn verify(
+    host: &str,
+    path_and_query: &str,
+    cache: &SecretCache,
+    replay: &ReplayCache,
+    policy: &VerifyPolicy,
+    now: u64,
+) -> Result<Verified, Refusal> {
+    let unverified = UnverifiedEmbedUrl::from_request(host, path_and_query)
+        .map_err(|e| Refusal::url(e.reason()))?;
+    let secret = cache.get(unverified.kid());
+    let authentic = unverified
+        .authenticate(&Pinned(secret.as_deref()), now, policy)
+        .map_err(|e| Refusal::url(e.reason()))?;
+    let check = match replay.claim(
+        authentic.kid(),
+        authentic.nonce(),
+        authentic.remember_until(),
+        now,
+    ) {
+        Claim::Fresh => NonceCheck::Fresh,
+        Claim::Replayed => NonceCheck::Replayed,
+        Claim::Full => return Err(Refusal::BUSY),
+    };
+    let url = authentic
+        .accept(check)
+        .map_err(|e| Refusal::url(e.reason()))?;
+    let secret = secret.ok_or(Refusal::url(Reason::UnknownKey))?;
+    Ok(Verified { url, secret })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_eg_names_even_encoded() {
+        assert!(has_eg_params("a=1&eg_kid=x"));
+        assert!(has_eg_params("eg%5Fsig=x"));
+        assert!(has_eg_params("%65g_sub"));
+        assert!(!has_eg_params("EG_kid=1"));
+        assert!(!has_eg_params("q=eg_x&egg=1&e=2"));
+        assert!(!has_eg_params(""));
+    }
+}
