@@ -4,8 +4,6 @@
 //! `wasm32-unknown-unknown` there is none by default); callers pass the OS
 //! generator (`rand::rngs::OsRng`, `getrandom`, WebCrypto through a wrapper).
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use rand_core::CryptoRngCore;
 use zeroize::Zeroizing;
 
@@ -47,7 +45,7 @@ pub fn generate_secret<R: CryptoRngCore + ?Sized>(rng: &mut R) -> Zeroizing<Stri
 pub fn generate_nonce<R: CryptoRngCore + ?Sized>(rng: &mut R) -> String {
     let mut bytes = [0u8; 16];
     rng.fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
+    crate::base64url::encode(&bytes)
 }
 
 /// `len` random base62 characters, for other identifiers (client ids, say).

@@ -17,6 +17,7 @@
 //!   [`zeroize::Zeroizing`] memory.
 #![warn(missing_docs)]
 
+mod base64url;
 mod canonical;
 mod generate;
 mod key;

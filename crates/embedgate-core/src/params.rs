@@ -1,8 +1,5 @@
 //! The scheme's own parameters (spec §1): found, checked once, typed.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
-
 use crate::canonical::{Canonical, SigField};
 use crate::percent::decode_canonical;
 use crate::reason::EmbedError;
@@ -185,18 +182,10 @@ impl EmbedParams {
 const SIG_SHAPE: &str = "eg_sig must be exactly 43 base64url characters (32 bytes, unpadded)";
 
 fn decode_sig(encoded: &[u8; SIG_LEN]) -> Result<[u8; 32], EmbedError> {
-    let mut out = [0u8; 33];
-    match URL_SAFE_NO_PAD.decode_slice(encoded, &mut out) {
-        Ok(32) => {
-            let mut sig = [0u8; 32];
-            sig.copy_from_slice(&out[..32]);
-            Ok(sig)
-        }
-        _ => Err(EmbedError::malformed(SIG_SHAPE)),
-    }
+    crate::base64url::decode::<32>(encoded).ok_or(EmbedError::malformed(SIG_SHAPE))
 }
 
 /// `base64url_nopad` of a MAC.
 pub(crate) fn encode_sig(mac: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(mac)
+    crate::base64url::encode(mac)
 }

@@ -91,12 +91,12 @@ impl Signer {
         url.extend_from_slice(b"&eg_sub=");
         encode_query_component(&mut url, req.sub.as_bytes());
         url.extend_from_slice(b"&eg_exp=");
-        url.extend_from_slice(req.exp.to_string().as_bytes());
+        push_decimal(&mut url, req.exp);
         url.extend_from_slice(b"&eg_nonce=");
         url.extend_from_slice(req.nonce.as_bytes());
         if let Some(s) = req.session {
             url.extend_from_slice(b"&eg_session=");
-            url.extend_from_slice(s.to_string().as_bytes());
+            push_decimal(&mut url, s);
         }
         for (i, (name, value)) in req.attrs.iter().enumerate() {
             check_attr_name(name)?;
@@ -149,4 +149,20 @@ impl fmt::Debug for Signer {
             .field("key", &"[redacted]")
             .finish()
     }
+}
+
+/// Writes `n` in decimal without the formatting machinery (which would
+/// weigh on the wasm build for one number).
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
 }

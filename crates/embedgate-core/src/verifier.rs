@@ -295,7 +295,11 @@ impl VerifiedEmbedUrl {
         if self.forward_query.is_empty() {
             self.path.clone()
         } else {
-            format!("{}?{}", self.path, self.forward_query)
+            let mut out = String::with_capacity(self.path.len() + 1 + self.forward_query.len());
+            out.push_str(&self.path);
+            out.push('?');
+            out.push_str(&self.forward_query);
+            out
         }
     }
 }
