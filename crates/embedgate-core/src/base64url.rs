@@ -19,7 +19,10 @@ fn value(c: u8) -> Option<u32> {
 pub(crate) fn encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
         let chars = chunk.len() + 1;
         for k in 0..chars {
             out.push(ALPHABET[(n >> (18 - 6 * k) & 63) as usize] as char);

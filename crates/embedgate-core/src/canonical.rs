@@ -56,9 +56,6 @@ impl Canonical {
     pub(crate) fn value<'a>(&'a self, p: &Param) -> &'a str {
         &self.sts[p.value.clone()]
     }
-    pub(crate) fn host(&self) -> &str {
-        &self.sts[self.host.clone()]
-    }
     pub(crate) fn path(&self) -> &str {
         &self.sts[self.path.clone()]
     }
@@ -96,7 +93,10 @@ impl Canonical {
         };
         let raw_path = if raw_path.is_empty() { b"/" } else { raw_path };
 
-        let mut sts: Vec<u8> = Vec::with_capacity(SCHEME.len() + host.len() + target.len() + 16);
+        // Room for the header, the path and the query even when escapes grow
+        // them, so the buffer is allocated once.
+        let mut sts: Vec<u8> =
+            Vec::with_capacity(SCHEME.len() + host.len() + 2 * target.len() + 16);
         sts.extend_from_slice(SCHEME.as_bytes());
         sts.push(b'\n');
         let host_start = sts.len();
@@ -192,7 +192,7 @@ impl Canonical {
     /// The canonical query without the scheme's `eg_` parameters: what a
     /// verifier forwards to the content backend.
     pub(crate) fn content_query(&self) -> String {
-        let mut out = String::new();
+        let mut out = String::with_capacity(self.sts.len() - self.path.end);
         for p in self
             .params
             .iter()

@@ -210,8 +210,9 @@ impl AuthenticEmbedUrl {
         let forward_query = self.url.canonical.content_query();
         let UnverifiedEmbedUrl { canonical, params } = self.url;
         Ok(VerifiedEmbedUrl {
-            host: canonical.host().to_owned(),
-            path: canonical.path().to_owned(),
+            host: canonical.host.clone(),
+            path: canonical.path.clone(),
+            sts: canonical.sts,
             forward_query,
             kid: params.kid,
             sub: params.sub,
@@ -236,8 +237,10 @@ impl fmt::Debug for AuthenticEmbedUrl {
 /// A signed embed URL that passed every check: what goes downstream.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifiedEmbedUrl {
-    host: String,
-    path: String,
+    /// The string to sign; `host` and `path` index into it.
+    sts: String,
+    host: core::ops::Range<usize>,
+    path: core::ops::Range<usize>,
     forward_query: String,
     kid: String,
     sub: String,
@@ -280,11 +283,11 @@ impl VerifiedEmbedUrl {
     }
     /// The canonical host that was signed.
     pub fn host(&self) -> &str {
-        &self.host
+        &self.sts[self.host.clone()]
     }
     /// The normalised path that was signed (and is to be forwarded).
     pub fn path(&self) -> &str {
-        &self.path
+        &self.sts[self.path.clone()]
     }
     /// The canonical query without `eg_` parameters (may be empty).
     pub fn forward_query(&self) -> &str {
@@ -293,10 +296,10 @@ impl VerifiedEmbedUrl {
     /// Path and query to forward upstream: exactly what was verified.
     pub fn forward_path_and_query(&self) -> String {
         if self.forward_query.is_empty() {
-            self.path.clone()
+            self.path().to_owned()
         } else {
             let mut out = String::with_capacity(self.path.len() + 1 + self.forward_query.len());
-            out.push_str(&self.path);
+            out.push_str(self.path());
             out.push('?');
             out.push_str(&self.forward_query);
             out
