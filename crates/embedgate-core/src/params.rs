@@ -106,10 +106,13 @@ impl EmbedParams {
             Ok(())
         }
 
-        for p in &c.params {
+        // Parameters are sorted by encoded name, so the scheme's own form one
+        // contiguous run starting at the first name >= "eg_".
+        let first = c.params.partition_point(|p| c.name(p) < "eg_");
+        for p in &c.params[first..] {
             let name = c.name(p);
             let Some(key) = name.strip_prefix("eg_") else {
-                continue;
+                break;
             };
             let value = c.value(p);
             match key {

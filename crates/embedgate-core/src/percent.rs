@@ -150,15 +150,24 @@ pub(crate) fn decode_canonical(encoded: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' {
-            if let Some(b) = escaped_byte(bytes, i) {
-                out.push(b);
-                i += 3;
-                continue;
+        let run = bytes[i..]
+            .iter()
+            .position(|&b| b == b'%')
+            .unwrap_or(bytes.len() - i);
+        out.extend_from_slice(&bytes[i..i + run]);
+        i += run;
+        if i < bytes.len() {
+            match escaped_byte(bytes, i) {
+                Some(b) => {
+                    out.push(b);
+                    i += 3;
+                }
+                None => {
+                    out.push(b'%');
+                    i += 1;
+                }
             }
         }
-        out.push(bytes[i]);
-        i += 1;
     }
     out
 }
