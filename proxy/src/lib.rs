@@ -6,4 +6,6 @@
 //! cookies, and forwards authorised requests to the content backend.
 #![warn(missing_docs)]
 
+pub mod admin_api;
+pub mod demo;
 pub mod serve;

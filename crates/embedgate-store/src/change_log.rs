@@ -13,6 +13,8 @@ pub enum SubjectKind {
     Credential,
     /// The store's master key (rotations).
     MasterKey,
+    /// An admin API token (created, revoked; never the token).
+    AdminToken,
 }
 
 impl SubjectKind {
@@ -22,6 +24,7 @@ impl SubjectKind {
             SubjectKind::EmbedSecret => "embed_secret",
             SubjectKind::Credential => "credential",
             SubjectKind::MasterKey => "master_key",
+            SubjectKind::AdminToken => "admin_token",
         }
     }
 
@@ -30,6 +33,7 @@ impl SubjectKind {
             SubjectKind::EmbedSecret,
             SubjectKind::Credential,
             SubjectKind::MasterKey,
+            SubjectKind::AdminToken,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -41,6 +45,7 @@ impl SubjectKind {
             SubjectKind::EmbedSecret => "embed secret",
             SubjectKind::Credential => "credential",
             SubjectKind::MasterKey => "master key",
+            SubjectKind::AdminToken => "admin token",
         }
     }
 }

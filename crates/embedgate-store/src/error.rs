@@ -10,7 +10,7 @@ use std::path::PathBuf;
 ///
 /// The admin API maps the codes to HTTP statuses: `not_found` → 404,
 /// `name_taken` → 409, `expired_cannot_activate` → 422, `invalid_input` →
-/// 400; everything else is a server-side error.
+/// 400, `unavailable` → 503; everything else is a server-side error.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
@@ -85,6 +85,11 @@ pub enum StoreError {
     /// The underlying database failed (I/O, corruption, lock timeout).
     #[error("storage error: {0}")]
     Storage(String),
+    /// The database server cannot be reached (PostgreSQL down, connection
+    /// lost). Transient: nothing was changed, retry later. The admin API
+    /// maps it to 503.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl StoreError {
@@ -102,6 +107,7 @@ impl StoreError {
             StoreError::DecryptFailed { .. } => "decrypt_failed",
             StoreError::SchemaTooNew { .. } => "schema_too_new",
             StoreError::Storage(_) => "storage",
+            StoreError::Unavailable(_) => "unavailable",
         }
     }
 

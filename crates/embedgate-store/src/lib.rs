@@ -17,8 +17,10 @@
 //! written. Every change is logged ([`ChangeEntry`], never a value) and
 //! bumps a [`Store::revision`] readers can poll.
 //!
-//! [`Store`] hides the backend behind a URL; today only `sqlite://PATH`
-//! (one file, WAL mode, `BEGIN IMMEDIATE` transactions).
+//! [`Store`] hides the backend behind a URL: `sqlite://PATH` (one file, WAL
+//! mode, `BEGIN IMMEDIATE` transactions) or `postgres://…` (a store shared
+//! by a fleet of proxies; every committed change is announced with
+//! `NOTIFY` on [`NOTIFY_CHANNEL`], carrying only revisions and ids).
 //!
 //! ```
 //! use embedgate_store::{Lookup, MasterKey, NewEmbedSecret, Store};
@@ -39,6 +41,7 @@
 
 #![warn(missing_docs)]
 
+mod admin_token;
 mod change_log;
 mod credential;
 mod embed_secret;
@@ -50,11 +53,15 @@ mod lookup;
 mod maintenance;
 mod master_key;
 mod migrations;
+mod postgres;
 mod sealed;
 mod sqlite;
 mod store;
 mod timestamp;
 
+pub use admin_token::{
+    AdminToken, CreatedAdminToken, NewAdminToken, Role, ADMIN_TOKEN_ID_PREFIX, ADMIN_TOKEN_PREFIX,
+};
 pub use change_log::{
     AuditFilter, AuditPage, ChangeAction, ChangeEntry, FieldChange, Page, SubjectKind,
 };
@@ -72,6 +79,7 @@ pub use ids::{is_client_id, CLIENT_ID_PREFIX, CREDENTIAL_ID_PREFIX, EMBED_ID_PRE
 pub use lookup::Lookup;
 pub use maintenance::{PurgedSecret, RotationReport, StoreOptions, DEFAULT_PURGE_AFTER_SECS};
 pub use master_key::{MasterKey, MASTER_KEY_ENV, MASTER_KEY_LEN};
+pub use postgres::NOTIFY_CHANNEL;
 pub use store::Store;
 pub use timestamp::{format_rfc3339, parse_rfc3339};
 pub use zeroize::Zeroizing;

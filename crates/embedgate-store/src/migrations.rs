@@ -68,6 +68,21 @@ CREATE TABLE change_log (
 );
 CREATE INDEX change_log_subject ON change_log (subject_id, seq);
 "#,
+    // 2: admin API tokens (only a SHA-256 of each token is kept).
+    r#"
+CREATE TABLE admin_tokens (
+    id           TEXT PRIMARY KEY,
+    name         TEXT NOT NULL,
+    role         TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'viewer')),
+    lookup       TEXT NOT NULL,
+    token_hash   BLOB NOT NULL,
+    created_by   TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    last_used_at INTEGER
+);
+CREATE UNIQUE INDEX admin_tokens_name ON admin_tokens (lower(name));
+CREATE INDEX admin_tokens_lookup ON admin_tokens (lookup);
+"#,
 ];
 
 /// The schema version this build writes.

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
+use crate::admin_token::{AdminToken, CreatedAdminToken, NewAdminToken};
 use crate::change_log::{AuditFilter, AuditPage, ChangeEntry, Page, SubjectKind};
 use crate::credential::{Credential, CredentialUpdate, NewCredential, PutCredential, PutOutcome};
 use crate::embed_secret::{
@@ -18,6 +19,7 @@ use crate::error::StoreError;
 use crate::lookup::Lookup;
 use crate::maintenance::{PurgedSecret, RotationReport, StoreOptions};
 use crate::master_key::MasterKey;
+use crate::postgres::PostgresBackend;
 use crate::sqlite::{MetaUpdate, SqliteBackend};
 
 /// The secret store. Cheap to clone (an `Arc`), `Send + Sync`.
@@ -35,6 +37,7 @@ pub struct Store {
 #[derive(Debug)]
 enum Backend {
     Sqlite(SqliteBackend),
+    Postgres(PostgresBackend),
 }
 
 /// Forwards a call to whichever backend is open.
@@ -42,6 +45,7 @@ macro_rules! dispatch {
     ($self:ident, $b:ident => $e:expr) => {
         match &*$self.backend {
             Backend::Sqlite($b) => $e,
+            Backend::Postgres($b) => $e,
         }
     };
 }
@@ -77,14 +81,11 @@ impl Store {
             }
             Backend::Sqlite(SqliteBackend::open(Path::new(path), key, options)?)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Err(StoreError::invalid(
-                "url",
-                "PostgreSQL is not supported yet; use sqlite://PATH",
-            ));
+            Backend::Postgres(PostgresBackend::open(url, key, options)?)
         } else {
             return Err(StoreError::invalid(
                 "url",
-                "expected sqlite://PATH (e.g. sqlite:///var/lib/embedgate/store.db)",
+                "expected sqlite://PATH (e.g. sqlite:///var/lib/embedgate/store.db) or postgres://USER@HOST/DB",
             ));
         };
         Ok(Store {
@@ -277,6 +278,32 @@ impl Store {
         dispatch!(self, b => b.history(EMBED, lookup))
     }
 
+    /// The embed secrets with these row ids that still exist, with their
+    /// values, and the revision they are as of (one snapshot): what a proxy
+    /// reloads when told those ids changed. Ids of deleted secrets are
+    /// simply absent.
+    pub fn load_embed_keys_for(
+        &self,
+        ids: &[String],
+    ) -> Result<(u64, Vec<EmbedKeyMaterial>), StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(b) => {
+                let (rev, keys) = b.load_embed_keys()?;
+                Ok((rev, keys.into_iter().filter(|k| ids.contains(&k.id)).collect()))
+            }
+            Backend::Postgres(b) => b.load_embed_keys_for(ids),
+        }
+    }
+
+    /// The PostgreSQL schema this store lives in, or `None` for SQLite.
+    /// Change notifications name it (channels are per database).
+    pub fn postgres_schema(&self) -> Option<&str> {
+        match &*self.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(b) => Some(b.schema()),
+        }
+    }
+
     /// Every embed secret (active and inactive, expired included) with its
     /// decrypted value, and the revision they are as of (one snapshot).
     pub fn load_embed_keys(&self) -> Result<(u64, Vec<EmbedKeyMaterial>), StoreError> {
@@ -434,6 +461,57 @@ impl Store {
     /// [`Store::record_embed_usage`]).
     pub fn record_credential_usage(&self, uses: &[(String, i64)]) -> Result<(), StoreError> {
         dispatch!(self, b => b.record_usage(CREDENTIAL, uses))
+    }
+
+    // ----- admin tokens -----
+
+    /// Creates an admin API token; the token is returned only here.
+    /// `name_taken` if another token has the name.
+    pub fn create_admin_token(
+        &self,
+        new: &NewAdminToken,
+        actor: &str,
+        now: i64,
+    ) -> Result<CreatedAdminToken, StoreError> {
+        dispatch!(self, b => b.create_admin_token(new, actor, now))
+    }
+
+    /// Creates an owner token named `name` if the store has no admin token
+    /// yet (first start), atomically; `None` if one exists.
+    pub fn create_first_owner_token(
+        &self,
+        name: &str,
+        actor: &str,
+        now: i64,
+    ) -> Result<Option<CreatedAdminToken>, StoreError> {
+        dispatch!(self, b => b.create_first_owner_token(name, actor, now))
+    }
+
+    /// Every admin token's metadata, by name.
+    pub fn list_admin_tokens(&self) -> Result<Vec<AdminToken>, StoreError> {
+        dispatch!(self, b => b.list_admin_tokens())
+    }
+
+    /// The token a presented bearer token belongs to, if any (hash compared
+    /// in constant time); notes the use in `last_used_at` (to the minute,
+    /// not a logged change).
+    pub fn authenticate_admin_token(
+        &self,
+        presented: &str,
+        now: i64,
+    ) -> Result<Option<AdminToken>, StoreError> {
+        dispatch!(self, b => b.authenticate_admin_token(presented, now))
+    }
+
+    /// Revokes (deletes) an admin token by id or name. The last owner token
+    /// cannot be revoked (`invalid_input`, field `token`).
+    pub fn revoke_admin_token(
+        &self,
+        id_or_name: &str,
+        actor: &str,
+        now: i64,
+    ) -> Result<AdminToken, StoreError> {
+        dispatch!(self, b => b.revoke_admin_token(id_or_name, actor, now))
     }
 
     // ----- store-wide -----

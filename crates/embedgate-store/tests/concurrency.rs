@@ -8,10 +8,8 @@ use std::collections::HashSet;
 use embedgate_store::Lookup;
 use support::{named, TestStore, NOW};
 
-#[test]
-fn two_concurrent_writers_lose_nothing() {
+fn two_concurrent_writers_lose_nothing(t: TestStore) {
     const PER_WRITER: usize = 150;
-    let t = TestStore::new();
     // Create the file first so both writers start from an initialised store.
     let setup = t.open();
     let shared = setup
@@ -82,3 +80,5 @@ fn two_concurrent_writers_lose_nothing() {
     let (_, keys) = store.load_embed_keys().expect("all decrypt");
     assert_eq!(keys.len(), 2 * PER_WRITER + 1);
 }
+
+backend_tests!(two_concurrent_writers_lose_nothing,);

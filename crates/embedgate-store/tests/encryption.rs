@@ -7,9 +7,10 @@ mod support;
 use embedgate_store::{Lookup, MasterKey, NewCredential, Store};
 use support::{contains, named, wal_path, TestStore, NOW};
 
-#[test]
-fn values_are_absent_from_the_database_file_and_wal() {
-    let t = TestStore::new();
+// The same tests run on both backends: an open store's bytes are the SQLite
+// file and WAL, or every row and bytea column of the PostgreSQL schema.
+
+fn values_are_absent_from_the_database_file_and_wal(t: TestStore) {
     let store = t.open();
     let mut values = Vec::new();
     for i in 0..20 {
@@ -31,13 +32,15 @@ fn values_are_absent_from_the_database_file_and_wal() {
         )
         .expect("credential");
     values.push(cred.to_owned());
-    // While open, recent changes sit in the WAL; check it is really there
-    // and not empty, so the scan below means something.
-    assert!(
-        std::fs::metadata(wal_path(&t.path)).expect("wal").len() > 0,
-        "expected a WAL file with content"
-    );
-    let names_seen = t.file_bytes();
+    if !t.is_postgres() {
+        // While open, recent changes sit in the WAL; check it is really
+        // there and not empty, so the scan below means something.
+        assert!(
+            std::fs::metadata(wal_path(t.path())).expect("wal").len() > 0,
+            "expected a WAL file with content"
+        );
+    }
+    let names_seen = t.stored_bytes();
     assert!(
         contains(&names_seen, b"s19"),
         "the scan sees plain metadata"
@@ -49,7 +52,7 @@ fn values_are_absent_from_the_database_file_and_wal() {
         );
     }
     drop(store);
-    let after_close = t.file_bytes();
+    let after_close = t.stored_bytes();
     assert!(contains(&after_close, b"grafana"));
     for v in &values {
         assert!(!contains(&after_close, v.as_bytes()));
@@ -62,17 +65,14 @@ fn values_are_absent_from_the_database_file_and_wal() {
     assert_eq!(keys.len(), 20);
 }
 
-#[test]
-fn a_wrong_master_key_is_refused_without_writing() {
-    let t = TestStore::new();
+fn a_wrong_master_key_is_refused_without_writing(t: TestStore) {
     {
         let store = t.open();
         store
             .create_embed_secret(&named("one"), "alice", NOW)
             .expect("create");
     }
-    let main_before = std::fs::read(&t.path).expect("db");
-    let wal_before = support::read_or_empty(&wal_path(&t.path));
+    let before = t.stored_bytes();
     let wrong = MasterKey::generate();
     let err = Store::open(&t.url, wrong.clone()).expect_err("wrong key");
     assert_eq!(err.code(), "wrong_master_key");
@@ -81,40 +81,19 @@ fn a_wrong_master_key_is_refused_without_writing() {
         msg.contains(t.key.id()) && msg.contains(wrong.id()),
         "{msg}"
     );
-    assert_eq!(std::fs::read(&t.path).expect("db"), main_before);
-    assert_eq!(support::read_or_empty(&wal_path(&t.path)), wal_before);
+    assert!(t.stored_bytes() == before, "a refused open wrote something");
     // The right key still works.
     assert_eq!(t.open().list_embed_secrets().expect("list").len(), 1);
 }
 
-fn tamper(t: &TestStore, sql: &str, params: impl rusqlite::Params) {
-    let c = rusqlite::Connection::open(&t.path).expect("raw open");
-    c.busy_timeout(std::time::Duration::from_secs(10))
-        .expect("busy");
-    assert_eq!(c.execute(sql, params).expect("tamper"), 1);
-}
-
-#[test]
-fn a_flipped_ciphertext_byte_fails_to_decrypt_clearly() {
-    let t = TestStore::new();
+fn a_flipped_ciphertext_byte_fails_to_decrypt_clearly(t: TestStore) {
     let store = t.open();
     let a = store
         .create_embed_secret(&named("a"), "alice", NOW)
         .expect("a");
-    let c = rusqlite::Connection::open(&t.path).expect("raw");
-    let mut ct: Vec<u8> = c
-        .query_row(
-            "SELECT ciphertext FROM secrets WHERE id = ?1",
-            [&a.secret.id],
-            |r| r.get(0),
-        )
-        .expect("ct");
+    let (nonce, mut ct) = t.sealed_of(&a.secret.id);
     ct[3] ^= 0x01;
-    tamper(
-        &t,
-        "UPDATE secrets SET ciphertext = ?1 WHERE id = ?2",
-        (ct, &a.secret.id),
-    );
+    t.set_sealed(&a.secret.id, &nonce, &ct);
     let err = store.load_embed_keys().expect_err("tampered");
     assert_eq!(err.code(), "decrypt_failed");
     let msg = err.to_string();
@@ -131,9 +110,7 @@ fn a_flipped_ciphertext_byte_fails_to_decrypt_clearly() {
     );
 }
 
-#[test]
-fn a_ciphertext_copied_onto_another_row_fails_to_decrypt() {
-    let t = TestStore::new();
+fn a_ciphertext_copied_onto_another_row_fails_to_decrypt(t: TestStore) {
     let store = t.open();
     let a = store
         .create_embed_secret(&named("a"), "alice", NOW)
@@ -141,11 +118,13 @@ fn a_ciphertext_copied_onto_another_row_fails_to_decrypt() {
     let b = store
         .create_embed_secret(&named("b"), "alice", NOW)
         .expect("b");
-    tamper(
-        &t,
-        "UPDATE secrets SET (nonce, ciphertext) = \
-         (SELECT nonce, ciphertext FROM secrets WHERE id = ?1) WHERE id = ?2",
-        (&a.secret.id, &b.secret.id),
+    assert_eq!(
+        t.tamper_text(
+            "UPDATE secrets SET (nonce, ciphertext) = \
+             (SELECT nonce, ciphertext FROM secrets WHERE id = ?1) WHERE id = ?2",
+            &[&a.secret.id, &b.secret.id],
+        ),
+        1
     );
     let err = store
         .reveal_embed_secret_value(&Lookup::id(&b.secret.id))
@@ -161,9 +140,7 @@ fn a_ciphertext_copied_onto_another_row_fails_to_decrypt() {
     );
 }
 
-#[test]
-fn an_old_credential_version_replayed_fails_to_decrypt() {
-    let t = TestStore::new();
+fn an_old_credential_version_replayed_fails_to_decrypt(t: TestStore) {
     let store = t.open();
     let c = store
         .create_credential(
@@ -176,14 +153,7 @@ fn an_old_credential_version_replayed_fails_to_decrypt() {
             NOW,
         )
         .expect("create");
-    let raw = rusqlite::Connection::open(&t.path).expect("raw");
-    let (nonce, ct): (Vec<u8>, Vec<u8>) = raw
-        .query_row(
-            "SELECT nonce, ciphertext FROM secrets WHERE id = ?1",
-            [&c.id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .expect("old");
+    let (nonce, ct) = t.sealed_of(&c.id);
     store
         .replace_credential_value(
             &Lookup::id(&c.id),
@@ -193,11 +163,7 @@ fn an_old_credential_version_replayed_fails_to_decrypt() {
             NOW + 1,
         )
         .expect("replace");
-    tamper(
-        &t,
-        "UPDATE secrets SET nonce = ?1, ciphertext = ?2 WHERE id = ?3",
-        (nonce, ct, &c.id),
-    );
+    t.set_sealed(&c.id, &nonce, &ct);
     assert_eq!(
         store
             .credential_value_at("up", NOW + 2)
@@ -207,9 +173,7 @@ fn an_old_credential_version_replayed_fails_to_decrypt() {
     );
 }
 
-#[test]
-fn rotation_reencrypts_every_row_and_retires_the_old_key() {
-    let t = TestStore::new();
+fn rotation_reencrypts_every_row_and_retires_the_old_key(t: TestStore) {
     let store = t.open();
     let mut values = Vec::new();
     for i in 0..30 {
@@ -291,9 +255,7 @@ fn rotation_reencrypts_every_row_and_retires_the_old_key() {
     );
 }
 
-#[test]
-fn a_second_handle_refuses_to_write_after_another_rotated() {
-    let t = TestStore::new();
+fn a_second_handle_refuses_to_write_after_another_rotated(t: TestStore) {
     let first = t.open();
     let second = t.open();
     first
@@ -305,3 +267,13 @@ fn a_second_handle_refuses_to_write_after_another_rotated() {
     assert_eq!(err.code(), "wrong_master_key");
     assert!(first.list_embed_secrets().expect("list").is_empty());
 }
+
+backend_tests!(
+    values_are_absent_from_the_database_file_and_wal,
+    a_wrong_master_key_is_refused_without_writing,
+    a_flipped_ciphertext_byte_fails_to_decrypt_clearly,
+    a_ciphertext_copied_onto_another_row_fails_to_decrypt,
+    an_old_credential_version_replayed_fails_to_decrypt,
+    rotation_reencrypts_every_row_and_retires_the_old_key,
+    a_second_handle_refuses_to_write_after_another_rotated,
+);

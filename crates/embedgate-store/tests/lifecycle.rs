@@ -8,9 +8,7 @@ use embedgate_store::{
 };
 use support::{named, TestStore, DAY, NOW};
 
-#[test]
-fn create_shows_the_value_once_and_metadata_only_a_fingerprint() {
-    let t = TestStore::new();
+fn create_shows_the_value_once_and_metadata_only_a_fingerprint(t: TestStore) {
     let s = t.open();
     let c = s
         .create_embed_secret(
@@ -43,9 +41,7 @@ fn create_shows_the_value_once_and_metadata_only_a_fingerprint() {
     assert_eq!(keys[0].value.as_str(), c.value.as_str());
 }
 
-#[test]
-fn rename_and_describe_keep_the_value() {
-    let t = TestStore::new();
+fn rename_and_describe_keep_the_value(t: TestStore) {
     let s = t.open();
     let c = s
         .create_embed_secret(&named("old"), "alice", NOW)
@@ -77,9 +73,7 @@ fn rename_and_describe_keep_the_value() {
     );
 }
 
-#[test]
-fn deactivate_and_reactivate_repeatedly_but_never_once_expired() {
-    let t = TestStore::new();
+fn deactivate_and_reactivate_repeatedly_but_never_once_expired(t: TestStore) {
     let s = t.open();
     let c = s
         .create_embed_secret(
@@ -118,9 +112,7 @@ fn deactivate_and_reactivate_repeatedly_but_never_once_expired() {
     assert_eq!(toggles, 11);
 }
 
-#[test]
-fn names_are_unique_case_insensitively_and_validated() {
-    let t = TestStore::new();
+fn names_are_unique_case_insensitively_and_validated(t: TestStore) {
     let s = t.open();
     s.create_embed_secret(&named("Prod"), "alice", NOW)
         .expect("a");
@@ -183,9 +175,7 @@ fn names_are_unique_case_insensitively_and_validated() {
     assert!(e.to_string().contains("expires_at"));
 }
 
-#[test]
-fn lookups_by_id_client_id_and_name_and_search() {
-    let t = TestStore::new();
+fn lookups_by_id_client_id_and_name_and_search(t: TestStore) {
     let s = t.open();
     let a = s
         .create_embed_secret(
@@ -234,9 +224,7 @@ fn lookups_by_id_client_id_and_name_and_search() {
     assert_eq!(names("").len(), 3);
 }
 
-#[test]
-fn several_active_secrets_coexist_for_rotation() {
-    let t = TestStore::new();
+fn several_active_secrets_coexist_for_rotation(t: TestStore) {
     let s = t.open();
     let old = s
         .create_embed_secret(&named("app-2024"), "alice", NOW)
@@ -263,9 +251,7 @@ fn several_active_secrets_coexist_for_rotation() {
     assert_eq!(s.load_embed_keys().expect("load").1.len(), 1);
 }
 
-#[test]
-fn usage_is_recorded_without_bumping_the_revision_or_logging() {
-    let t = TestStore::new();
+fn usage_is_recorded_without_bumping_the_revision_or_logging(t: TestStore) {
     let s = t.open();
     let c = s.create_embed_secret(&named("a"), "alice", NOW).expect("a");
     let rev = s.revision().expect("rev");
@@ -298,9 +284,7 @@ fn usage_is_recorded_without_bumping_the_revision_or_logging() {
     );
 }
 
-#[test]
-fn delete_is_permanent_and_its_history_remains() {
-    let t = TestStore::new();
+fn delete_is_permanent_and_its_history_remains(t: TestStore) {
     let s = t.open();
     let c = s
         .create_embed_secret(&named("gone"), "alice", NOW)
@@ -338,20 +322,10 @@ fn delete_is_permanent_and_its_history_remains() {
     );
     assert_eq!(h[1].actor, "bob");
     // The raw row is gone from the table, too.
-    let raw = rusqlite::Connection::open(&t.path).expect("raw");
-    let n: i64 = raw
-        .query_row(
-            "SELECT count(*) FROM secrets WHERE id = ?1",
-            [&c.secret.id],
-            |r| r.get(0),
-        )
-        .expect("count");
-    assert_eq!(n, 0);
+    assert_eq!(t.count_rows(&c.secret.id), 0);
 }
 
-#[test]
-fn expired_secrets_are_purged_after_30_days_and_the_purge_is_logged() {
-    let t = TestStore::new();
+fn expired_secrets_are_purged_after_30_days_and_the_purge_is_logged(t: TestStore) {
     let s = t.open();
     let e = s
         .create_embed_secret(
@@ -415,9 +389,7 @@ fn expired_secrets_are_purged_after_30_days_and_the_purge_is_logged() {
     assert_eq!(log.entries[0].subject_name, "expiring");
 }
 
-#[test]
-fn the_purge_delay_is_configurable() {
-    let t = TestStore::new();
+fn the_purge_delay_is_configurable(t: TestStore) {
     let s = embedgate_store::Store::open_with_options(
         &t.url,
         t.key.clone(),
@@ -443,9 +415,7 @@ fn the_purge_delay_is_configurable() {
     );
 }
 
-#[test]
-fn the_change_log_records_old_and_new_but_never_values() {
-    let t = TestStore::new();
+fn the_change_log_records_old_and_new_but_never_values(t: TestStore) {
     let s = t.open();
     let c = s
         .create_embed_secret(
@@ -555,9 +525,7 @@ fn the_change_log_records_old_and_new_but_never_values() {
     assert!(all.contains("value_version"));
 }
 
-#[test]
-fn the_revision_grows_with_every_change() {
-    let t = TestStore::new();
+fn the_revision_grows_with_every_change(t: TestStore) {
     let s = t.open();
     let mut last = s.revision().expect("rev");
     let mut step = |what: &str| {
@@ -615,9 +583,7 @@ fn the_revision_grows_with_every_change() {
     assert_eq!(rev, last);
 }
 
-#[test]
-fn credentials_are_read_only_by_the_proxy_and_respect_state() {
-    let t = TestStore::new();
+fn credentials_are_read_only_by_the_proxy_and_respect_state(t: TestStore) {
     let s = t.open();
     s.create_credential(
         &NewCredential {
@@ -697,9 +663,7 @@ fn credentials_are_read_only_by_the_proxy_and_respect_state() {
     assert!(s.list_credentials().expect("list").is_empty());
 }
 
-#[test]
-fn the_audit_log_pages() {
-    let t = TestStore::new();
+fn the_audit_log_pages(t: TestStore) {
     let s = t.open();
     for i in 0..7 {
         s.create_embed_secret(
@@ -759,3 +723,20 @@ fn the_audit_log_pages() {
         [NOW + 3, NOW + 5]
     );
 }
+
+backend_tests!(
+    create_shows_the_value_once_and_metadata_only_a_fingerprint,
+    rename_and_describe_keep_the_value,
+    deactivate_and_reactivate_repeatedly_but_never_once_expired,
+    names_are_unique_case_insensitively_and_validated,
+    lookups_by_id_client_id_and_name_and_search,
+    several_active_secrets_coexist_for_rotation,
+    usage_is_recorded_without_bumping_the_revision_or_logging,
+    delete_is_permanent_and_its_history_remains,
+    expired_secrets_are_purged_after_30_days_and_the_purge_is_logged,
+    the_purge_delay_is_configurable,
+    the_change_log_records_old_and_new_but_never_values,
+    the_revision_grows_with_every_change,
+    credentials_are_read_only_by_the_proxy_and_respect_state,
+    the_audit_log_pages,
+);

@@ -4,7 +4,7 @@
 //! in Node and in the browser. Everything here is a thin translation layer:
 //!
 //! * **Arguments in, results out.** Options objects are read property by
-//!   property ([`options`]), results are built with `serde-wasm-bindgen`
+//!   property ([`options`]), result objects are built property by property
 //!   ([`verify`]); no URL logic lives in this crate.
 //! * **Errors keep the stable code.** A refusal from the core becomes a JS
 //!   `Error` named `EmbedError` whose `code` is the spec §3 reason code

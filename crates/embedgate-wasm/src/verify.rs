@@ -6,9 +6,7 @@ use crate::options::{read_key, read_verify_options};
 use embedgate_core::{
     EmbedKey, KeyStore, NonceCheck, UnverifiedEmbedUrl, VerifiedEmbedUrl, VerifyPolicy,
 };
-use js_sys::Object;
-use serde::ser::SerializeMap as _;
-use serde::Serialize;
+use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -44,14 +42,7 @@ pub fn verify_embed_url(
 ) -> Result<VerifyResult, JsValue> {
     let (now, policy) = read_verify_options(options)?;
     let keys = read_keys(keys)?;
-    let outcome = verify(url, &keys, now, &policy);
-    let ser = serde_wasm_bindgen::Serializer::new()
-        .serialize_maps_as_objects(true)
-        .serialize_missing_as_null(true);
-    outcome
-        .serialize(&ser)
-        .map(JsCast::unchecked_into)
-        .map_err(|_| invalid_argument("the verdict could not be converted to a JS object"))
+    Ok(verify(url, &keys, now, &policy).to_js().unchecked_into())
 }
 
 /// Keys by `eg_kid`, looked up linearly: a verifier here holds a handful.
@@ -92,50 +83,37 @@ fn read_keys(keys: &JsValue) -> Result<Keys, JsValue> {
     Ok(Keys::new(pairs))
 }
 
-/// The verdict as JavaScript receives it (`VerifyResult`).
-#[derive(Debug, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// The verdict as JavaScript receives it (`VerifyResult`), converted by
+/// [`Outcome::to_js`]: a plain object, absent fields left out (no serde, which
+/// would add its generic machinery to the download).
+#[derive(Debug, Default)]
 pub struct Outcome {
     /// Whether the URL verified.
     pub ok: bool,
     /// The reason code on failure.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'static str>,
     /// The failed rule in words.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<&'static str>,
     /// The string to sign the URL implies (`null` if it has none).
     pub string_to_sign: Option<String>,
     /// What the key for `eg_kid` signs that string as, when the key is known.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub expected_signature: Option<String>,
     /// The verified fields (only `kid` on failure).
     pub fields: Fields,
 }
 
 /// `VerifiedFields`: all set when verified, only `kid` otherwise.
-#[derive(Debug, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct Fields {
-    #[serde(skip_serializing_if = "Option::is_none")]
     kid: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     sub: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     exp: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     nonce: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     session: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     requested_session: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    attrs: Option<Attrs>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    attrs: Option<Vec<(String, String)>>,
     host: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     path: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     forward_path_and_query: Option<String>,
 }
 
@@ -148,7 +126,7 @@ impl Fields {
             nonce: Some(v.nonce().to_owned()),
             session: Some(v.session_secs()),
             requested_session: v.requested_session(),
-            attrs: Some(Attrs(v.attrs().to_vec())),
+            attrs: Some(v.attrs().to_vec()),
             host: Some(v.host().to_owned()),
             path: Some(v.path().to_owned()),
             forward_path_and_query: Some(v.forward_path_and_query()),
@@ -156,17 +134,80 @@ impl Fields {
     }
 }
 
-/// Attributes serialised as an object (names are unique in a valid URL).
-#[derive(Debug)]
-struct Attrs(Vec<(String, String)>);
+impl Outcome {
+    /// The `VerifyResult` object: `stringToSign` is `null` when absent,
+    /// every other absent field is left out.
+    pub fn to_js(&self) -> JsValue {
+        let obj = Object::new();
+        set(&obj, "ok", JsValue::from_bool(self.ok));
+        set_opt(&obj, "reason", self.reason.map(JsValue::from_str));
+        set_opt(&obj, "detail", self.detail.map(JsValue::from_str));
+        set(
+            &obj,
+            "stringToSign",
+            self.string_to_sign
+                .as_deref()
+                .map_or(JsValue::NULL, JsValue::from_str),
+        );
+        set_opt(
+            &obj,
+            "expectedSignature",
+            self.expected_signature.as_deref().map(JsValue::from_str),
+        );
+        set(&obj, "fields", self.fields.to_js());
+        obj.into()
+    }
+}
 
-impl Serialize for Attrs {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(self.0.len()))?;
-        for (n, v) in &self.0 {
-            map.serialize_entry(n, v)?;
+impl Fields {
+    fn to_js(&self) -> JsValue {
+        let obj = Object::new();
+        let string = |s: &Option<String>| s.as_deref().map(JsValue::from_str);
+        set_opt(&obj, "kid", string(&self.kid));
+        set_opt(&obj, "sub", string(&self.sub));
+        set_opt(&obj, "exp", self.exp.map(number));
+        set_opt(&obj, "nonce", string(&self.nonce));
+        set_opt(&obj, "session", self.session.map(number));
+        set_opt(&obj, "requestedSession", self.requested_session.map(number));
+        if let Some(attrs) = &self.attrs {
+            let a = Object::new();
+            for (n, v) in attrs {
+                set(&a, n, JsValue::from_str(v));
+            }
+            set(&obj, "attrs", a.into());
         }
-        map.end()
+        set_opt(&obj, "host", string(&self.host));
+        set_opt(&obj, "path", string(&self.path));
+        set_opt(
+            &obj,
+            "forwardPathAndQuery",
+            string(&self.forward_path_and_query),
+        );
+        obj.into()
+    }
+}
+
+/// A JS number when exact (up to 2^53 - 1), else a `BigInt`, as
+/// serde-wasm-bindgen converted a `u64`.
+fn number(n: u64) -> JsValue {
+    const MAX_SAFE: u64 = (1 << 53) - 1;
+    if n <= MAX_SAFE {
+        // Exact: at most 53 bits.
+        #[allow(clippy::cast_precision_loss)]
+        JsValue::from_f64(n as f64)
+    } else {
+        JsValue::from(n)
+    }
+}
+
+fn set(obj: &Object, key: &str, value: JsValue) {
+    // Defining a property on a fresh plain object cannot fail.
+    let _ = Reflect::set(obj, &JsValue::from_str(key), &value);
+}
+
+fn set_opt(obj: &Object, key: &str, value: Option<JsValue>) {
+    if let Some(v) = value {
+        set(obj, key, v);
     }
 }
 

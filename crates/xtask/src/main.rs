@@ -4,6 +4,8 @@
 //! packages, Chromium when root) and fails loudly; nothing is skipped
 //! silently.
 
+mod bench_fleet;
+mod bench_proxy;
 mod demo;
 mod run;
 mod test;
@@ -19,6 +21,8 @@ tasks:
   demo          build and run a live demo
   bench         criterion benchmarks of the core (sign/verify vs the HMAC floor)
   bench-wasm    the WebAssembly package vs JS HMAC in Node and headless Chromium
+  bench-proxy   the edge proxy vs the backend direct and nginx, under wrk (--duration S)
+  bench-fleet   three proxies on one PostgreSQL store: propagation, start-up, memory
 ";
 
 fn main() -> std::process::ExitCode {
@@ -28,6 +32,8 @@ fn main() -> std::process::ExitCode {
         Some("demo") => demo::run(&args[1..]),
         Some("bench") => run::cargo(&["bench", "-p", "embedgate-core", "--bench", "eg1"]),
         Some("bench-wasm") => wasm::bench(&args[1..]),
+        Some("bench-proxy") => bench_proxy::run(&args[1..]),
+        Some("bench-fleet") => bench_fleet::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             Ok(())

@@ -10,6 +10,8 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         anyhow::bail!("cargo xtask test takes no arguments (got {a:?})");
     }
     let started = std::time::Instant::now();
+    // The store and fleet tests run against PostgreSQL too.
+    crate::bench_fleet::ensure_test_postgres()?;
 
     step("rustfmt --check");
     cargo(&["fmt", "--all", "--", "--check"])?;
@@ -46,6 +48,21 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
 
     // The WebAssembly package: built, then its Node and headless-Chromium suites.
     crate::wasm::test()?;
+
+    step("admin console in headless Chromium against a real embedgate serve (Playwright)");
+    let chromium = toolchain::ensure_chromium()?;
+    toolchain::ensure_npm_deps("www/admin/tests")?;
+    cargo(&["build", "-p", "embedgate", "--locked"])?;
+    let mut console = Command::new("node");
+    console
+        .args(["--test", "--test-concurrency=1", "admin-console.test.mjs"])
+        .current_dir(crate::root().join("www/admin/tests"))
+        .env("CHROMIUM", chromium)
+        .env(
+            "EMBEDGATE_BIN",
+            crate::root().join("target/debug/embedgate"),
+        );
+    status(console)?;
 
     step("independent implementation cross-check (Python standard library)");
     toolchain::ensure_python()?;

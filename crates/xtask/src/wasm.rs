@@ -18,33 +18,31 @@ use crate::toolchain;
 const JS_DIR: &str = "crates/embedgate-wasm/js-tests";
 const PKG_DIR: &str = "crates/embedgate-wasm/pkg";
 const PLAYGROUND_PKG: &str = "www/playground/pkg";
-const WASM_OUT: &str = "target/wasm32-unknown-unknown/release/embedgate_wasm.wasm";
+const WASM_OUT: &str = "target/wasm32-unknown-unknown/wasm-release/embedgate_wasm.wasm";
 
-/// Builds the .wasm, runs wasm-bindgen for the web (ESM) and Node (CJS)
-/// targets, shrinks both with wasm-opt (npm `binaryen`), and copies the web
-/// build next to the playground.
+/// Builds the .wasm (profile `wasm-release`, root `Cargo.toml`), runs
+/// wasm-bindgen for the web (ESM) and Node (CJS) targets, snips the panic and
+/// formatting code ([`snip`]), shrinks both with wasm-opt (npm `binaryen`),
+/// and copies the web build next to the playground.
 pub fn build() -> anyhow::Result<()> {
     toolchain::ensure_wasm_target()?;
     toolchain::ensure_wasm_bindgen_cli()?;
     toolchain::ensure_npm_deps(JS_DIR)?;
 
-    step("WebAssembly package: cargo build --target wasm32-unknown-unknown --release -p embedgate-wasm");
-    let mut build = cargo_cmd(&[
+    step("WebAssembly package: cargo build --target wasm32-unknown-unknown --profile wasm-release -p embedgate-wasm");
+    // `wasm-release` (root Cargo.toml): fat LTO, one codegen unit, panic =
+    // "abort", size-optimised except the hot crates (docs/wasm.md). The wasm
+    // target has its own output directory, so no native build is affected.
+    let build = cargo_cmd(&[
         "build",
         "-p",
         "embedgate-wasm",
         "--target",
         "wasm32-unknown-unknown",
-        "--release",
+        "--profile",
+        "wasm-release",
         "--locked",
     ]);
-    // Whole-program LTO in one codegen unit: measured smaller *and* faster
-    // than the workspace's thin LTO. opt-level stays 3: "s"/"z" saved ~1 KB
-    // gzipped but made signing 2x slower (docs/wasm.md). The wasm target has
-    // its own output directory, so no native build is affected.
-    build
-        .env("CARGO_PROFILE_RELEASE_LTO", "fat")
-        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1");
     status(build)?;
 
     let root = crate::root();
@@ -58,6 +56,16 @@ pub fn build() -> anyhow::Result<()> {
             .arg(&out_dir);
         status(wb)?;
         let bg = out_dir.join("embedgate_wasm_bg.wasm");
+        let wasm = std::fs::read(&bg).with_context(|| format!("cannot read {}", bg.display()))?;
+        let (snipped, n) =
+            snip::snip(&wasm).with_context(|| format!("cannot snip {}", bg.display()))?;
+        crate::ensure(n > 0, || {
+            format!(
+                "no panic or formatting function found to snip in {}",
+                bg.display()
+            )
+        })?;
+        std::fs::write(&bg, snipped).with_context(|| format!("cannot write {}", bg.display()))?;
         let mut opt = Command::new(&wasm_opt);
         opt.arg(&bg)
             .args([
@@ -74,6 +82,7 @@ pub fn build() -> anyhow::Result<()> {
             ])
             .arg(&bg);
         status(opt)?;
+        strip_jsdoc(&out_dir.join("embedgate_wasm.js"))?;
     }
 
     step(&format!("copying the web build to {PLAYGROUND_PKG}"));
@@ -126,6 +135,33 @@ pub fn bench(args: &[String]) -> anyhow::Result<()> {
     status(cmd)
 }
 
+/// Removes the `/** … */` blocks wasm-bindgen copies from the Rust doc
+/// comments into the JS glue: the `.d.ts` next to it keeps them for editors,
+/// and in the `.js` they are ~0.7 KB of the gzipped download.
+fn strip_jsdoc(js: &Path) -> anyhow::Result<()> {
+    let text =
+        std::fs::read_to_string(js).with_context(|| format!("cannot read {}", js.display()))?;
+    let mut out = String::with_capacity(text.len());
+    let mut in_doc = false;
+    for line in text.lines() {
+        let t = line.trim_start();
+        if !in_doc && t.starts_with("/**") {
+            in_doc = !t.ends_with("*/");
+            continue;
+        }
+        if in_doc {
+            in_doc = !t.ends_with("*/");
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    crate::ensure(!in_doc, || {
+        format!("unterminated /** comment in {}", js.display())
+    })?;
+    std::fs::write(js, out).with_context(|| format!("cannot write {}", js.display()))
+}
+
 /// `node --test` over every `*.test.mjs` in `js-tests/<suite>`; fails when
 /// there is none, so a suite cannot vanish silently.
 fn node_tests(suite: &str, env: &[(&str, &std::ffi::OsStr)]) -> anyhow::Result<()> {
@@ -145,4 +181,180 @@ fn node_tests(suite: &str, env: &[(&str, &std::ffi::OsStr)]) -> anyhow::Result<(
         cmd.env(k, v);
     }
     status(cmd)
+}
+
+/// Post-link removal of Rust's panic and formatting machinery from the
+/// wasm-bindgen output, before wasm-opt (what `wasm-snip
+/// --snip-rust-panicking-code --snip-rust-fmt-code` does, and what
+/// `-Zbuild-std-features=panic_immediate_abort` does on nightly).
+///
+/// On wasm32-unknown-unknown a panic already aborts (`unreachable`) after
+/// std's hook has formatted the message for a stderr that discards it; the
+/// formatting code, and every `Debug`/`Display` impl a panic site points
+/// to, stays in the module because it sits in the indirect-call table, where
+/// wasm-opt cannot prove it dead. Replacing the panic entry points and the
+/// `core::fmt` functions with a bare `unreachable` makes a panic trap at once
+/// (the same `RuntimeError: unreachable` JavaScript saw before) and lets
+/// wasm-opt drop the rest: about 4 KB gzipped. Nothing on a non-panic path
+/// formats (no `format!`/`to_string` in the bindings or in the core's
+/// signing and verifying code), which the Node and Chromium suites exercise.
+mod snip {
+    use anyhow::Context as _;
+
+    /// Whether `name` (from the name section) is panic or formatting code.
+    pub(super) fn is_panic_or_fmt(name: &str) -> bool {
+        // Precompiled std uses v0 mangling, `core[1a2b…]::fmt::write`;
+        // generic code instantiated in the workspace, legacy `core::fmt::…::h…`.
+        const PARTS: &[&str] = &[
+            "]::panicking::",
+            "]::fmt::",
+            "core::fmt::",
+            "]::str::slice_error_fail",
+            "]::option::unwrap_failed",
+            "]::option::expect_failed",
+            "]::result::unwrap_failed",
+            "]::rust_begin_unwind",
+        ];
+        PARTS.iter().any(|p| name.contains(p))
+    }
+
+    fn leb(b: &[u8], i: &mut usize) -> anyhow::Result<u32> {
+        let (mut v, mut shift) = (0u32, 0);
+        loop {
+            let byte = *b.get(*i).context("truncated LEB128 in the .wasm")?;
+            *i += 1;
+            v |= u32::from(byte & 0x7f) << shift;
+            if byte < 0x80 {
+                return Ok(v);
+            }
+            shift += 7;
+            anyhow::ensure!(shift < 35, "LEB128 too long in the .wasm");
+        }
+    }
+
+    fn push_leb(out: &mut Vec<u8>, mut v: u32) {
+        loop {
+            let byte = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+
+    fn name(b: &[u8], i: &mut usize) -> anyhow::Result<String> {
+        let len = leb(b, i)? as usize;
+        let s = b.get(*i..*i + len).context("truncated name in the .wasm")?;
+        *i += len;
+        Ok(String::from_utf8_lossy(s).into_owned())
+    }
+
+    /// Rewrites `wasm` with the bodies of panic and formatting functions
+    /// replaced by `unreachable`; returns how many were replaced. Needs the
+    /// name section (wasm-bindgen keeps it; wasm-opt drops it afterwards).
+    pub(super) fn snip(wasm: &[u8]) -> anyhow::Result<(Vec<u8>, usize)> {
+        anyhow::ensure!(
+            wasm.len() >= 8 && wasm[..4] == *b"\0asm",
+            "not a .wasm file"
+        );
+        // (id, section start, contents start, end)
+        let mut sections = Vec::new();
+        let mut i = 8;
+        while i < wasm.len() {
+            let start = i;
+            let id = wasm[i];
+            i += 1;
+            let len = leb(wasm, &mut i)? as usize;
+            sections.push((id, start, i, i + len));
+            i += len;
+        }
+        let mut imported_functions = 0u32;
+        let mut names = std::collections::HashMap::new();
+        for &(id, _, start, end) in &sections {
+            let mut j = start;
+            if id == 2 {
+                for _ in 0..leb(wasm, &mut j)? {
+                    name(wasm, &mut j)?;
+                    name(wasm, &mut j)?;
+                    let kind = wasm[j];
+                    j += 1;
+                    match kind {
+                        0 => {
+                            leb(wasm, &mut j)?;
+                            imported_functions += 1;
+                        }
+                        1 | 2 => {
+                            if kind == 1 {
+                                j += 1; // reference type
+                            }
+                            let flags = wasm[j];
+                            j += 1;
+                            leb(wasm, &mut j)?;
+                            if flags & 1 == 1 {
+                                leb(wasm, &mut j)?;
+                            }
+                        }
+                        3 => j += 2,
+                        4 => {
+                            j += 1;
+                            leb(wasm, &mut j)?;
+                        }
+                        k => anyhow::bail!("unknown import kind {k} in the .wasm"),
+                    }
+                }
+            } else if id == 0 && name(wasm, &mut j)? == "name" {
+                while j < end {
+                    let sub = wasm[j];
+                    j += 1;
+                    let len = leb(wasm, &mut j)? as usize;
+                    let next = j + len;
+                    if sub == 1 {
+                        for _ in 0..leb(wasm, &mut j)? {
+                            let index = leb(wasm, &mut j)?;
+                            names.insert(index, name(wasm, &mut j)?);
+                        }
+                    }
+                    j = next;
+                }
+            }
+        }
+        anyhow::ensure!(
+            !names.is_empty(),
+            "the .wasm has no function names to snip by"
+        );
+        let mut out = wasm[..8].to_vec();
+        let mut snipped = 0;
+        for &(id, section_start, start, end) in &sections {
+            if id != 10 {
+                out.extend_from_slice(&wasm[section_start..end]);
+                continue;
+            }
+            let mut j = start;
+            let count = leb(wasm, &mut j)?;
+            let mut code = Vec::with_capacity(end - start);
+            push_leb(&mut code, count);
+            for f in 0..count {
+                let len = leb(wasm, &mut j)? as usize;
+                let body = &wasm[j..j + len];
+                j += len;
+                let snip = names
+                    .get(&(imported_functions + f))
+                    .is_some_and(|n| is_panic_or_fmt(n));
+                if snip {
+                    // No locals; `unreachable`; `end`.
+                    code.extend_from_slice(&[3, 0, 0x00, 0x0b]);
+                    snipped += 1;
+                } else {
+                    push_leb(&mut code, len as u32);
+                    code.extend_from_slice(body);
+                }
+            }
+            out.push(10);
+            push_leb(&mut out, code.len() as u32);
+            out.extend_from_slice(&code);
+        }
+        Ok((out, snipped))
+    }
 }

@@ -1,12 +1,15 @@
 //! The command line: one module per command group.
 
+mod bench_helper;
 mod clock;
 mod credentials;
+mod demo;
 mod secrets;
 mod serve;
 mod sign;
 mod store_args;
 mod store_cmd;
+mod tokens;
 mod verify;
 
 use std::process::ExitCode;
@@ -41,6 +44,14 @@ enum Command {
     Credentials(credentials::CredentialsArgs),
     /// Store maintenance: purge expired secrets, rotate the master key, audit log.
     Store(store_cmd::StoreCmdArgs),
+    /// Manage admin API tokens in the store (each shown once, at creation).
+    Tokens(tokens::TokensArgs),
+    /// The live demo stack (`cargo xtask demo`).
+    #[command(hide = true)]
+    Demo(demo::DemoArgs),
+    /// Benchmark helpers (`cargo xtask bench-proxy`).
+    #[command(hide = true)]
+    BenchHelper(bench_helper::BenchHelperArgs),
 }
 
 /// Runs one parsed command line.
@@ -52,5 +63,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Secrets(args) => secrets::run(args),
         Command::Credentials(args) => credentials::run(args),
         Command::Store(args) => store_cmd::run(args),
+        Command::Tokens(args) => tokens::run(args),
+        Command::Demo(args) => demo::run(args),
+        Command::BenchHelper(args) => bench_helper::run(args),
     }
 }

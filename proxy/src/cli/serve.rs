@@ -37,6 +37,22 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
         let server = serve::Server::bind(config).await?;
+        if let Some(store) = server.admin_store().cloned() {
+            let created = tokio::task::spawn_blocking(move || {
+                let now = super::store_args::now();
+                store.create_first_owner_token("owner", "embedgate serve", now)
+            })
+            .await
+            .context("creating the first admin token")??;
+            if let Some(t) = created {
+                // The one time this token is shown: on the console, not in the log.
+                println!(
+                    "embedgate serve: created the first admin token (owner, named {:?}); it is shown this once:",
+                    t.token.name
+                );
+                println!("embedgate serve: admin token: {}", t.value.as_str());
+            }
+        }
         // Printed (not only logged) so scripts can wait for it.
         println!("embedgate serve: listening on {}", server.public_addr());
         if let Some(a) = server.admin_addr() {

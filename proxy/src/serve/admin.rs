@@ -1,6 +1,7 @@
 //! The admin listener: `/healthz` (the process answers), `/readyz` (the
-//! secret cache is loaded), `/metrics` (Prometheus text). Keep it off the
-//! public network.
+//! secret cache is loaded), `/metrics` (Prometheus text), the admin API
+//! (`/api/v1/…`, `crate::admin_api`), the admin console (`/admin/`) and the
+//! playground (`/playground/`). Keep it off the public network.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -16,6 +17,8 @@ use tokio::sync::watch;
 use super::refusal::full;
 use super::service::State;
 use super::upstream::ProxyBody;
+use crate::admin_api::{self, AdminApi};
+use http_body_util::BodyExt as _;
 
 fn answer(req: &Request<Incoming>, state: &State) -> Response<ProxyBody> {
     let text = |status: StatusCode, body: String, ctype: &'static str| {
@@ -30,7 +33,20 @@ fn answer(req: &Request<Incoming>, state: &State) -> Response<ProxyBody> {
     match req.uri().path() {
         "/healthz" => text(StatusCode::OK, "ok\n".into(), "text/plain"),
         "/readyz" => {
-            if state.cache.is_loaded() {
+            // Fleet mode with PostgreSQL unreachable: still 200 (the cache
+            // keeps verifying, so the load balancer should keep sending
+            // traffic), but the body says degraded, why, and how stale.
+            if let (true, Some(reason)) = (
+                state.cache.is_loaded(),
+                state.cache.sync_health().degraded(),
+            ) {
+                let body = serde_json::json!({
+                    "status": "degraded",
+                    "reason": reason,
+                    "staleness_seconds": state.cache.sync_health().staleness_secs(),
+                });
+                text(StatusCode::OK, format!("{body}\n"), "application/json")
+            } else if state.cache.is_loaded() {
                 text(StatusCode::OK, "ready\n".into(), "text/plain")
             } else {
                 text(
@@ -42,15 +58,44 @@ fn answer(req: &Request<Incoming>, state: &State) -> Response<ProxyBody> {
         }
         "/metrics" => text(
             StatusCode::OK,
-            state.metrics.render(&state.cache, state.replay.entries()),
+            state.metrics.render(&state.cache, state.replay.entries())
+                + &super::change_feed::render_metrics(state.cache.sync_health()),
             "text/plain; version=0.0.4",
         ),
         _ => text(StatusCode::NOT_FOUND, "not found\n".into(), "text/plain"),
     }
 }
 
+/// Routes `/api/v1/…` to the admin API and `/admin/…`, `/playground/…` to
+/// the embedded files; everything else to [`answer`].
+async fn dispatch(
+    req: Request<Incoming>,
+    state: &State,
+    api: Option<&AdminApi>,
+) -> Response<ProxyBody> {
+    let path = req.uri().path();
+    let boxed = |r: Response<http_body_util::Full<bytes::Bytes>>| {
+        r.map(|b| b.map_err(|never| match never {}).boxed_unsync())
+    };
+    if path == admin_api::PREFIX || path.starts_with("/api/v1/") {
+        return match api {
+            Some(api) => boxed(api.handle(req).await),
+            None => answer(&req, state),
+        };
+    }
+    if admin_api::console::handles(path) {
+        return boxed(admin_api::console::serve(req.method(), path));
+    }
+    answer(&req, state)
+}
+
 /// Serves the admin endpoints until `stop` flips.
-pub async fn serve(listener: TcpListener, state: Arc<State>, mut stop: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<State>,
+    api: Option<Arc<AdminApi>>,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -58,10 +103,12 @@ pub async fn serve(listener: TcpListener, state: Arc<State>, mut stop: watch::Re
         };
         let Ok((stream, _)) = accepted else { continue };
         let state = Arc::clone(&state);
+        let api = api.clone();
         tokio::spawn(async move {
             let svc = service_fn(move |req| {
                 let state = Arc::clone(&state);
-                async move { Ok::<_, Infallible>(answer(&req, &state)) }
+                let api = api.clone();
+                async move { Ok::<_, Infallible>(dispatch(req, &state, api.as_deref()).await) }
             });
             let _ = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), svc)

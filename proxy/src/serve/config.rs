@@ -34,6 +34,11 @@ pub struct Config {
     pub poll_interval: Duration,
     /// `[store] usage_flush_interval`: how often `last_used_at` is written.
     pub usage_flush_interval: Duration,
+    /// `[store] resync_interval`: with a PostgreSQL store, how often the
+    /// revision is compared as a safety net besides `LISTEN` (default 10 s).
+    pub resync_interval: Duration,
+    /// `[replay]`: where claimed nonces are kept.
+    pub replay: ReplayConfig,
     /// `[verify]` rules for signed URLs.
     pub verify: VerifyConfig,
     /// `[session]` cookie settings.
@@ -46,6 +51,41 @@ pub struct Config {
     pub drain_timeout: Duration,
     /// `[[routes]]`, at least one.
     pub routes: Vec<RouteConfig>,
+}
+
+/// `[replay]`: the replay cache, in memory (one proxy) or in Redis (a
+/// fleet: a URL is accepted once across every proxy).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplayConfig {
+    /// `backend`: `memory` (default) or `redis`.
+    pub backend: ReplayBackend,
+    /// `url`: `redis://HOST:PORT[/DB]`, required with `backend = "redis"`.
+    pub url: Option<String>,
+    /// `on_unavailable`: what to do when Redis cannot answer: `reject`
+    /// (default; 503 `replay_unavailable`) or `allow` (accept unchecked).
+    pub on_unavailable: OnUnavailable,
+    /// `key_prefix`: prefix of the Redis keys (default `embedgate:nonce:`).
+    pub key_prefix: String,
+    /// `timeout`: how long one Redis command may take (default 250ms).
+    pub timeout: Duration,
+}
+
+/// `[replay] backend`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplayBackend {
+    /// In this process only.
+    Memory,
+    /// Shared through Redis.
+    Redis,
+}
+
+/// `[replay] on_unavailable`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnUnavailable {
+    /// Refuse the URL: 503 `replay_unavailable`.
+    Reject,
+    /// Accept without the replay check (availability over single use).
+    Allow,
 }
 
 /// `[verify]`.
@@ -148,14 +188,16 @@ const SECRETISH: &[&str] = &[
 ];
 
 const TOP: &[&str] = &[
-    "listen", "store", "verify", "session", "tls", "upstream", "shutdown", "routes",
+    "listen", "store", "verify", "session", "tls", "upstream", "shutdown", "routes", "replay",
 ];
+const REPLAY: &[&str] = &["backend", "url", "on_unavailable", "key_prefix", "timeout"];
 const LISTEN: &[&str] = &["public", "admin"];
 const STORE: &[&str] = &[
     "url",
     "master_key_file",
     "poll_interval",
     "usage_flush_interval",
+    "resync_interval",
 ];
 const VERIFY: &[&str] = &[
     "skew",
@@ -251,6 +293,7 @@ fn check_keys(table: &toml::Table) -> anyhow::Result<()> {
         ("tls", TLS),
         ("upstream", UPSTREAM),
         ("shutdown", SHUTDOWN),
+        ("replay", REPLAY),
     ] {
         match table.get(section) {
             None => {}
@@ -491,8 +534,9 @@ impl<'a> Reader<'a> {
             (None, Some(u)) => u.clone(),
             (None, None) => self.required_string(&["store", "url"])?,
         };
-        if !store_url.starts_with("sqlite://") {
-            bail!("config key `store.url`: expected \"sqlite://PATH\", got {store_url:?}");
+        let postgres = store_url.starts_with("postgres://") || store_url.starts_with("postgresql://");
+        if !store_url.starts_with("sqlite://") && !postgres {
+            bail!("config key `store.url`: expected \"sqlite://PATH\" or \"postgres://USER@HOST/DB\"");
         }
         let master_key_file = self
             .string(&["store", "master_key_file"])?
@@ -501,6 +545,38 @@ impl<'a> Reader<'a> {
             self.duration(&["store", "poll_interval"], Duration::from_millis(250))?;
         if poll_interval.is_zero() || poll_interval > Duration::from_secs(1) {
             bail!("config key `store.poll_interval`: must lie between 1ms and 1s (changes must take effect within 1 s)");
+        }
+        let resync_interval =
+            self.duration(&["store", "resync_interval"], Duration::from_secs(10))?;
+        if resync_interval.is_zero() {
+            bail!("config key `store.resync_interval`: must be at least 1ms");
+        }
+        let replay = ReplayConfig {
+            backend: match self.string(&["replay", "backend"])?.as_deref() {
+                None | Some("memory") => ReplayBackend::Memory,
+                Some("redis") => ReplayBackend::Redis,
+                Some(other) => bail!("config key `replay.backend`: expected \"memory\" or \"redis\", got {other:?}"),
+            },
+            url: self.string(&["replay", "url"])?,
+            on_unavailable: match self.string(&["replay", "on_unavailable"])?.as_deref() {
+                None | Some("reject") => OnUnavailable::Reject,
+                Some("allow") => OnUnavailable::Allow,
+                Some(other) => bail!("config key `replay.on_unavailable`: expected \"reject\" or \"allow\", got {other:?}"),
+            },
+            key_prefix: self
+                .string(&["replay", "key_prefix"])?
+                .unwrap_or_else(|| "embedgate:nonce:".to_owned()),
+            timeout: self.duration(&["replay", "timeout"], Duration::from_millis(250))?,
+        };
+        if replay.backend == ReplayBackend::Redis {
+            match &replay.url {
+                Some(u) if u.starts_with("redis://") || u.starts_with("rediss://") => {}
+                Some(_) => bail!("config key `replay.url`: expected \"redis://HOST:PORT\""),
+                None => bail!("config key `replay.url` is required with replay.backend = \"redis\""),
+            }
+        }
+        if replay.timeout.is_zero() {
+            bail!("config key `replay.timeout`: must be at least 1ms");
         }
         let usage_flush_interval =
             self.duration(&["store", "usage_flush_interval"], Duration::from_secs(60))?;
@@ -598,6 +674,8 @@ impl<'a> Reader<'a> {
             master_key_file,
             poll_interval,
             usage_flush_interval,
+            resync_interval,
+            replay,
             verify,
             session,
             tls,

@@ -17,7 +17,10 @@ pub mod config;
 mod headers;
 mod metrics;
 mod refusal;
+mod change_feed;
+mod replay;
 mod replay_cache;
+mod replay_redis;
 pub mod secret_cache;
 pub mod secret_source;
 mod service;
@@ -27,6 +30,7 @@ mod store_source;
 mod tls;
 mod upstream;
 mod usage;
+pub mod verification_counts;
 mod verify_request;
 mod websocket;
 
@@ -58,6 +62,8 @@ pub struct Server {
     admin: Option<TcpListener>,
     tls: Option<TlsAcceptor>,
     config: Config,
+    /// The store itself, for the admin API (`None` with another source).
+    admin_store: Option<embedgate_store::Store>,
 }
 
 impl std::fmt::Debug for Server {
@@ -105,8 +111,16 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
 impl Server {
     /// Opens the store named by the config, loads the cache, binds.
     pub async fn bind(config: Config) -> anyhow::Result<Server> {
-        let source = store_source::open(&config).await?;
-        Server::bind_with_source(config, source).await
+        let store = store_source::open_store(&config).await?;
+        let mut server = Server::bind_with_source(config, Arc::new(store.clone())).await?;
+        server.admin_store = Some(store);
+        Ok(server)
+    }
+
+    /// The store behind the admin API (`/api/v1` on the admin listener),
+    /// when the server was bound with [`Server::bind`].
+    pub fn admin_store(&self) -> Option<&embedgate_store::Store> {
+        self.admin_store.as_ref()
     }
 
     /// As [`Server::bind`], with the secrets from `source`.
@@ -192,7 +206,8 @@ impl Server {
             cookie_prefix: session_cookie::cookie_name(&config.session.cookie_name, "", insecure),
             routes,
             cache,
-            replay: replay_cache::ReplayCache::new(config.verify.replay_cache_entries),
+            replay: replay::Replay::from_config(&config.replay, config.verify.replay_cache_entries)
+                .await?,
             policy: VerifyPolicy {
                 skew: config.verify.skew,
                 max_url_ttl: config.verify.max_url_ttl,
@@ -211,6 +226,7 @@ impl Server {
             admin,
             tls,
             config,
+            admin_store: None,
         })
     }
 
@@ -236,6 +252,19 @@ impl Server {
     /// in-flight requests finish (up to `shutdown.drain_timeout`), records
     /// the last uses and returns.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+        let api = self.admin_store.clone().map(|store| {
+            Arc::new(crate::admin_api::AdminApi::new(
+                store,
+                self.reload_handle(),
+                Arc::clone(&self.state.cache),
+            ))
+        });
+        // Fleet mode: a PostgreSQL store is followed by LISTEN
+        // (`change_feed.rs`) instead of polling.
+        let fleet_store = self
+            .admin_store
+            .clone()
+            .filter(|s| s.postgres_schema().is_some());
         let Server {
             state,
             source,
@@ -243,15 +272,25 @@ impl Server {
             admin,
             tls,
             config,
+            admin_store: _,
         } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
 
-        let poller = tokio::spawn(poll_store(
-            Arc::clone(&state.cache),
-            Arc::clone(&source),
-            config.poll_interval,
-            stop_rx.clone(),
-        ));
+        let poller = match fleet_store {
+            Some(store) => tokio::spawn(change_feed::run(
+                Arc::clone(&state.cache),
+                store,
+                config.store_url.clone(),
+                config.resync_interval,
+                stop_rx.clone(),
+            )),
+            None => tokio::spawn(poll_store(
+                Arc::clone(&state.cache),
+                Arc::clone(&source),
+                config.poll_interval,
+                stop_rx.clone(),
+            )),
+        };
         let usage_task = tokio::spawn(flush_usage(
             Arc::clone(&state.cache),
             Arc::clone(&source),
@@ -259,7 +298,7 @@ impl Server {
             stop_rx.clone(),
         ));
         if let Some(admin) = admin {
-            tokio::spawn(admin::serve(admin, Arc::clone(&state), stop_rx.clone()));
+            tokio::spawn(admin::serve(admin, Arc::clone(&state), api, stop_rx.clone()));
         }
         tracing::info!(
             public = %public.local_addr().map_or_else(|_| "?".into(), |a| a.to_string()),

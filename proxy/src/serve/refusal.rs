@@ -80,6 +80,14 @@ impl Refusal {
         outcome: Outcome::Busy,
     };
 
+    /// 503: the shared replay store (Redis) cannot answer and
+    /// `[replay] on_unavailable = "reject"`.
+    pub const REPLAY_UNAVAILABLE: Refusal = Refusal {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        code: "replay_unavailable",
+        outcome: Outcome::Busy,
+    };
+
     /// 502 or 504.
     pub fn upstream(e: UpstreamError) -> Self {
         match e {

@@ -23,6 +23,8 @@ pub enum Claim {
     Replayed,
     /// The cache is full of entries still live: refuse for now.
     Full,
+    /// The shared replay store (Redis) cannot answer.
+    Unavailable,
 }
 
 #[derive(Default)]

@@ -15,7 +15,9 @@ use http::HeaderValue;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
+use super::change_feed::SyncHealth;
 use super::secret_source::{SecretRecord, SecretSource};
+use super::verification_counts::VerificationCounts;
 
 pub(crate) type HmacSha256 = Hmac<Sha256>;
 
@@ -29,10 +31,15 @@ pub struct CachedSecret {
     key: EmbedKey,
     session_mac: HmacSha256,
     last_used: Arc<AtomicI64>,
+    verifications: Arc<VerificationCounts>,
 }
 
 impl CachedSecret {
-    fn from_record(r: &SecretRecord, last_used: Arc<AtomicI64>) -> Self {
+    fn from_record(
+        r: &SecretRecord,
+        last_used: Arc<AtomicI64>,
+        verifications: Arc<VerificationCounts>,
+    ) -> Self {
         let scopes = r
             .scopes
             .iter()
@@ -46,6 +53,7 @@ impl CachedSecret {
             key,
             session_mac: derive_session_mac(r.value.as_bytes()),
             last_used,
+            verifications,
         }
     }
 
@@ -61,6 +69,7 @@ impl CachedSecret {
 
     /// Notes a use at `now` (Unix seconds) for `last_used_at`.
     pub fn touch(&self, now: u64) {
+        self.verifications.record(now);
         let now = i64::try_from(now).unwrap_or(i64::MAX);
         // Load first: most requests fall in the same second, and a plain
         // load keeps the cache line shared between cores.
@@ -104,11 +113,13 @@ pub struct CredentialSpec {
 pub struct SecretCache {
     entries: DashMap<String, Arc<CachedSecret>>,
     usage: DashMap<String, Arc<AtomicI64>>,
+    verifications: DashMap<String, Arc<VerificationCounts>>,
     credentials: DashMap<usize, HeaderValue>,
     credential_specs: Vec<CredentialSpec>,
     loaded_revision: AtomicU64,
     store_revision: AtomicU64,
     loaded: AtomicBool,
+    sync: SyncHealth,
 }
 
 impl std::fmt::Debug for SecretCache {
@@ -126,11 +137,13 @@ impl SecretCache {
         SecretCache {
             entries: DashMap::new(),
             usage: DashMap::new(),
+            verifications: DashMap::new(),
             credentials: DashMap::new(),
             credential_specs,
             loaded_revision: AtomicU64::new(0),
             store_revision: AtomicU64::new(0),
             loaded: AtomicBool::new(false),
+            sync: SyncHealth::default(),
         }
     }
 
@@ -197,24 +210,58 @@ impl SecretCache {
         }
         let mut seen = std::collections::HashSet::with_capacity(records.len());
         for r in &records {
-            let usage = Arc::clone(
-                self.usage
-                    .entry(r.client_id.clone())
-                    .or_insert_with(|| Arc::new(AtomicI64::new(0)))
-                    .value(),
-            );
-            self.entries.insert(
-                r.client_id.clone(),
-                Arc::new(CachedSecret::from_record(r, usage)),
-            );
+            self.insert_record(r);
             seen.insert(r.client_id.as_str());
         }
         self.entries.retain(|kid, _| seen.contains(kid.as_str()));
+        self.verifications
+            .retain(|kid, _| seen.contains(kid.as_str()));
         self.loaded_revision.store(revision, Ordering::Release);
         self.store_revision.fetch_max(revision, Ordering::AcqRel);
         self.loaded.store(true, Ordering::Release);
         tracing::info!(revision, secrets = records.len(), "secret cache loaded");
         Ok(())
+    }
+
+    fn insert_record(&self, r: &SecretRecord) {
+        let usage = Arc::clone(
+            self.usage
+                .entry(r.client_id.clone())
+                .or_insert_with(|| Arc::new(AtomicI64::new(0)))
+                .value(),
+        );
+        let verifications = Arc::clone(
+            self.verifications
+                .entry(r.client_id.clone())
+                .or_default()
+                .value(),
+        );
+        self.entries.insert(
+            r.client_id.clone(),
+            Arc::new(CachedSecret::from_record(r, usage, verifications)),
+        );
+    }
+
+    /// Applies one change notification (fleet mode): `records` are the
+    /// current state of the embed secrets `kids` that still exist; the
+    /// other `kids` were deleted. The cache then reflects `revision`.
+    pub fn apply_changes(&self, revision: u64, kids: &[String], records: &[SecretRecord]) {
+        for r in records {
+            self.insert_record(r);
+        }
+        for kid in kids {
+            if !records.iter().any(|r| &r.client_id == kid) {
+                self.entries.remove(kid);
+                self.verifications.remove(kid);
+            }
+        }
+        self.loaded_revision.fetch_max(revision, Ordering::AcqRel);
+        self.store_revision.fetch_max(revision, Ordering::AcqRel);
+    }
+
+    /// How the cache follows a PostgreSQL store (fleet mode).
+    pub fn sync_health(&self) -> &SyncHealth {
+        &self.sync
     }
 
     /// Checks the store revision and reloads when it moved (blocking).
@@ -226,6 +273,12 @@ impl SecretCache {
             return Ok(true);
         }
         Ok(false)
+    }
+
+    /// Verified uses of the secret with this client id over the last 24
+    /// hours (see `verification_counts.rs`), if it is in the cache.
+    pub fn verification_counts(&self, kid: &str) -> Option<Arc<VerificationCounts>> {
+        self.verifications.get(kid).map(|e| Arc::clone(e.value()))
     }
 
     /// Takes the uses noted since the last call: `(client id, unix secs)`.

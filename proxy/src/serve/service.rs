@@ -13,7 +13,7 @@ use super::config::{OnSuccess, RouteConfig};
 use super::headers;
 use super::metrics::{Metrics, Outcome};
 use super::refusal::{full, Refusal};
-use super::replay_cache::ReplayCache;
+use super::replay::Replay;
 use super::secret_cache::{CachedSecret, SecretCache};
 use super::session_cookie::{self, Session};
 use super::upstream::{stream_body, upstream_uri, ProxyBody, Upstream};
@@ -34,7 +34,7 @@ pub(crate) struct Route {
 pub(crate) struct State {
     pub(crate) routes: Vec<Route>,
     pub(crate) cache: Arc<SecretCache>,
-    pub(crate) replay: ReplayCache,
+    pub(crate) replay: Replay,
     pub(crate) policy: VerifyPolicy,
     pub(crate) public_host: Option<String>,
     pub(crate) upstream: Upstream,
@@ -156,7 +156,9 @@ async fn handle_signed(
         .map_or("/", |p| p.as_str())
         .to_owned();
     let verified =
-        match verify_request::verify(&host, &pq, &state.cache, &state.replay, &state.policy, now) {
+        match verify_request::verify(&host, &pq, &state.cache, &state.replay, &state.policy, now)
+            .await
+        {
             Ok(v) => v,
             Err(r) => {
                 state.metrics.url_verification(raw_route, r.outcome);

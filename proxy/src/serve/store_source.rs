@@ -1,7 +1,5 @@
 //! The SQLite store (`embedgate-store`) as the proxy's [`SecretSource`].
 
-use std::sync::Arc;
-
 use anyhow::Context as _;
 use embedgate_store::{MasterKey, Store, Zeroizing};
 
@@ -10,7 +8,7 @@ use super::secret_source::{SecretRecord, SecretSource};
 
 /// Opens the store the config names, with the master key from
 /// `EMBEDGATE_MASTER_KEY` or `store.master_key_file`.
-pub async fn open(config: &Config) -> anyhow::Result<Arc<dyn SecretSource>> {
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let url = config.store_url.clone();
     let key_file = config.master_key_file.clone();
     let store = tokio::task::spawn_blocking(move || -> anyhow::Result<Store> {
@@ -20,7 +18,7 @@ pub async fn open(config: &Config) -> anyhow::Result<Arc<dyn SecretSource>> {
     })
     .await
     .context("opening the store")??;
-    Ok(Arc::new(store))
+    Ok(store)
 }
 
 impl SecretSource for Store {

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use embedgate_core::{NonceCheck, Reason, UnverifiedEmbedUrl, VerifiedEmbedUrl, VerifyPolicy};
 
 use super::refusal::Refusal;
-use super::replay_cache::{Claim, ReplayCache};
+use super::replay::Replay;
+use super::replay_cache::Claim;
 use super::secret_cache::{CachedSecret, Pinned, SecretCache};
 
 /// A verified URL and the secret that signed it.
@@ -49,11 +50,11 @@ pub fn has_eg_params(query: &str) -> bool {
 }
 
 /// Spec §3 steps 1–8 for one request.
-pub fn verify(
+pub async fn verify(
     host: &str,
     path_and_query: &str,
     cache: &SecretCache,
-    replay: &ReplayCache,
+    replay: &Replay,
     policy: &VerifyPolicy,
     now: u64,
 ) -> Result<Verified, Refusal> {
@@ -68,10 +69,13 @@ pub fn verify(
         authentic.nonce(),
         authentic.remember_until(),
         now,
-    ) {
+    )
+    .await
+    {
         Claim::Fresh => NonceCheck::Fresh,
         Claim::Replayed => NonceCheck::Replayed,
         Claim::Full => return Err(Refusal::BUSY),
+        Claim::Unavailable => return Err(Refusal::REPLAY_UNAVAILABLE),
     };
     let url = authentic
         .accept(check)

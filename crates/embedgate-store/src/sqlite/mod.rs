@@ -7,6 +7,7 @@
 //! on a stale read. WAL lets readers — the proxy polling `revision` — run
 //! alongside a writer.
 
+mod admin_token;
 mod canary;
 mod change_log;
 mod lifecycle;
@@ -26,6 +27,7 @@ use crate::migrations;
 
 use canary::KeyCheck;
 pub(crate) use lifecycle::MetaUpdate;
+pub(crate) use row::Row;
 
 /// The SQLite backend behind [`crate::Store`].
 pub(crate) struct SqliteBackend {

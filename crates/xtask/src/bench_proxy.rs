@@ -1,0 +1,597 @@
+//! `cargo xtask bench-proxy`: the edge proxy under load, on loopback.
+//!
+//! Cases, each at 1 connection (latency) and 32 (throughput), the same
+//! fixed-JSON backend behind all of them:
+//! - the backend direct;
+//! - nginx (Debian's `nginx-light`, `proxy_pass` to a keep-alive upstream);
+//! - embedgate with a session cookie;
+//! - embedgate with a signed URL on every request: wrk cycles over a list of
+//!   fresh pre-signed URLs, each used once, so replay checking stays on.
+//!
+//! wrk runs pinned to CPU 0; the backend and nginx or embedgate share CPU 1.
+//! wrk and nginx are installed with apt-get when missing (as root); the
+//! proxy and the backend are the release build of `embedgate` (the backend
+//! is its hidden `bench-helper backend`).
+
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+
+use crate::run::{cargo, status, step};
+
+const PATH: &str = "/d/data.json";
+/// The host the signed URLs are signed for (`verify.public_host`).
+const PUBLIC_HOST: &str = "bench.local";
+const CONNS: [u32; 2] = [1, 32];
+/// Targets of issue 4.
+const MAX_ADDED_P50_US: f64 = 25.0;
+const MIN_SIGNED_OVER_COOKIE: f64 = 0.90;
+
+struct Options {
+    duration: u64,
+}
+
+fn parse(args: &[String]) -> anyhow::Result<Options> {
+    let mut o = Options { duration: 10 };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--duration" => {
+                o.duration = it
+                    .next()
+                    .context("--duration needs seconds")?
+                    .parse()
+                    .context("--duration needs whole seconds")?;
+            }
+            other => bail!(
+                "cargo xtask bench-proxy: unknown argument {other:?} (takes --duration SECONDS)"
+            ),
+        }
+    }
+    Ok(o)
+}
+
+/// Child processes killed (and temp dir removed) on every exit path.
+struct Lab {
+    dir: PathBuf,
+    children: Vec<(String, Child)>,
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for (_, c) in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Lab {
+    /// Starts `program args` pinned to CPU 1, output to a log in the lab.
+    fn spawn_pinned(&mut self, name: &str, program: &Path, args: &[&str]) -> anyhow::Result<()> {
+        let log = std::fs::File::create(self.dir.join(format!("{name}.log")))?;
+        let child = Command::new("taskset")
+            .args(["-c", "1"])
+            .arg(program)
+            .args(args)
+            .env("EMBEDGATE_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("cannot start {name}"))?;
+        self.children.push((name.to_owned(), child));
+        Ok(())
+    }
+
+    /// Fails if a started process has exited (with its log).
+    fn check_alive(&mut self) -> anyhow::Result<()> {
+        for (name, c) in &mut self.children {
+            if let Some(st) = c.try_wait()? {
+                let log = std::fs::read_to_string(self.dir.join(format!("{name}.log")))
+                    .unwrap_or_default();
+                bail!("{name} exited ({st}):\n{log}");
+            }
+        }
+        Ok(())
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn wait_listening(lab: &mut Lab, addr: SocketAddr) -> anyhow::Result<()> {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        lab.check_alive()?;
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bail!("nothing listens on {addr} after 10 s")
+}
+
+/// One HTTP/1.1 GET on a fresh connection; returns the status line and headers.
+fn http_get(addr: SocketAddr, target: &str, extra: &str) -> anyhow::Result<String> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        s,
+        "GET {target} HTTP/1.1\r\nHost: {PUBLIC_HOST}\r\n{extra}Connection: close\r\n\r\n"
+    )?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out)
+}
+
+fn ensure_tools() -> anyhow::Result<()> {
+    let missing: Vec<&str> = [("wrk", "wrk"), ("nginx", "nginx-light")]
+        .iter()
+        .filter(|(bin, _)| !on_path(bin))
+        .map(|(_, pkg)| *pkg)
+        .collect();
+    if !on_path("taskset") {
+        bail!("taskset (util-linux) is missing");
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !is_root() {
+        bail!(
+            "{} missing and not root: install them (apt-get install {}) and re-run",
+            missing.join(", "),
+            missing.join(" ")
+        );
+    }
+    step(&format!("installing {} with apt-get", missing.join(", ")));
+    let mut install = Command::new("apt-get");
+    install
+        .args(["install", "-y", "--no-install-recommends"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    if status(install).is_err() {
+        let mut update = Command::new("apt-get");
+        update.arg("update");
+        status(update)?;
+        let mut install = Command::new("apt-get");
+        install
+            .args(["install", "-y", "--no-install-recommends"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive");
+        status(install)?;
+    }
+    Ok(())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+fn on_path(bin: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
+}
+
+fn tool_version(cmd: &str, arg: &str) -> String {
+    Command::new(cmd)
+        .arg(arg)
+        .output()
+        .map(|o| {
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            text.lines().next().unwrap_or("?").trim().to_owned()
+        })
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// What wrk measured.
+#[derive(Clone, Copy, Debug, Default)]
+struct Measured {
+    rps: f64,
+    p50_us: f64,
+    p99_us: f64,
+    requests: u64,
+    bad: u64,
+}
+
+fn parse_latency(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let (num, mult) = if let Some(n) = s.strip_suffix("us") {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix("ms") {
+        (n, 1_000.0)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1_000_000.0)
+    } else {
+        return None;
+    };
+    num.trim().parse::<f64>().ok().map(|v| v * mult)
+}
+
+fn parse_wrk(out: &str) -> anyhow::Result<Measured> {
+    let mut m = Measured::default();
+    for line in out.lines() {
+        let t = line.trim();
+        let mut words = t.split_whitespace();
+        match words.next() {
+            Some("50%") => m.p50_us = words.next().and_then(parse_latency).unwrap_or(f64::NAN),
+            Some("99%") => m.p99_us = words.next().and_then(parse_latency).unwrap_or(f64::NAN),
+            Some("Requests/sec:") => {
+                m.rps = words
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(f64::NAN)
+            }
+            _ => {}
+        }
+        if let Some(n) = t.strip_prefix("Non-2xx or 3xx responses:") {
+            m.bad += n.trim().parse::<u64>().unwrap_or(0);
+        }
+        if let Some(rest) = t.strip_prefix("Socket errors:") {
+            m.bad += rest
+                .split(',')
+                .filter_map(|p| p.split_whitespace().last()?.parse::<u64>().ok())
+                .sum::<u64>();
+        }
+        if t.contains(" requests in ") {
+            m.requests = t
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+        }
+    }
+    if m.rps.is_nan() || m.rps == 0.0 {
+        bail!("cannot read wrk's output:\n{out}");
+    }
+    Ok(m)
+}
+
+fn wrk(
+    addr: SocketAddr,
+    conns: u32,
+    secs: u64,
+    headers: &[String],
+    script: Option<(&Path, &Path)>,
+) -> anyhow::Result<Measured> {
+    let mut cmd = Command::new("taskset");
+    cmd.args(["-c", "0", "wrk", "-t1", "--latency", "--timeout", "5s"])
+        .arg(format!("-c{conns}"))
+        .arg(format!("-d{secs}s"));
+    for h in headers {
+        cmd.arg("-H").arg(h);
+    }
+    if let Some((lua, urls)) = script {
+        cmd.arg("-s").arg(lua).env("EG_URLS", urls);
+    }
+    cmd.arg(format!("http://{addr}{PATH}"));
+    let out = cmd.output().context("cannot run wrk")?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        bail!(
+            "wrk failed: {}{}",
+            text,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    parse_wrk(&text)
+}
+
+const SIGNED_LUA: &str = r#"-- Each request uses the next fresh pre-signed URL (never twice).
+local urls = {}
+for line in io.lines(os.getenv("EG_URLS")) do urls[#urls + 1] = line end
+local i = 0
+request = function()
+  i = i + 1
+  if i > #urls then i = 1 end
+  return wrk.format("GET", urls[i])
+end
+"#;
+
+fn nginx_conf(dir: &Path, listen: SocketAddr, backend: SocketAddr) -> String {
+    let d = dir.display();
+    format!(
+        r#"# cargo xtask bench-proxy: nginx as a plain reverse proxy.
+daemon off;
+master_process off;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/nginx-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/nginx-body;
+    proxy_temp_path {d}/nginx-proxy;
+    keepalive_requests 10000000;
+    upstream backend {{
+        server {backend};
+        keepalive 64;
+        keepalive_requests 10000000;
+    }}
+    server {{
+        listen {listen};
+        location / {{
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }}
+    }}
+}}
+"#
+    )
+}
+
+struct Row {
+    case: &'static str,
+    conns: u32,
+    m: Measured,
+}
+
+pub fn run(args: &[String]) -> anyhow::Result<()> {
+    let opts = parse(args)?;
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    crate::ensure(cpus >= 2, || {
+        format!(
+            "bench-proxy pins wrk to CPU 0 and the servers to CPU 1: needs 2 CPUs, found {cpus}"
+        )
+    })?;
+    ensure_tools()?;
+    step("building embedgate (release)");
+    cargo(&["build", "--release", "-p", "embedgate", "--locked"])?;
+    let bin = crate::root().join("target/release/embedgate");
+
+    let dir = std::env::temp_dir().join(format!("embedgate-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let mut lab = Lab {
+        dir: dir.clone(),
+        children: Vec::new(),
+    };
+    let lo = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
+    let backend = lo(free_port()?);
+    let nginx = lo(free_port()?);
+    let proxy = lo(free_port()?);
+
+    step("starting the backend, nginx and embedgate (pinned to CPU 1)");
+    let backend_s = backend.to_string();
+    lab.spawn_pinned(
+        "backend",
+        &bin,
+        &["bench-helper", "backend", "--listen", &backend_s],
+    )?;
+    wait_listening(&mut lab, backend)?;
+
+    let conf = dir.join("nginx.conf");
+    std::fs::write(&conf, nginx_conf(&dir, nginx, backend))?;
+    let conf_s = conf.display().to_string();
+    let dir_s = dir.display().to_string();
+    let err_log = format!("{dir_s}/nginx-error.log");
+    lab.spawn_pinned(
+        "nginx",
+        Path::new("nginx"),
+        &["-p", &dir_s, "-c", &conf_s, "-e", &err_log],
+    )?;
+    wait_listening(&mut lab, nginx)?;
+
+    let out = Command::new(&bin)
+        .args(["bench-helper", "setup", "--dir", &dir_s])
+        .output()
+        .context("embedgate bench-helper setup")?;
+    crate::ensure(out.status.success(), || {
+        format!("setup failed: {}", String::from_utf8_lossy(&out.stderr))
+    })?;
+    let kid = String::from_utf8(out.stdout)?.trim().to_owned();
+    let toml = format!(
+        r#"# cargo xtask bench-proxy
+[listen]
+public = "{proxy}"
+admin = "off"
+
+[store]
+url = "sqlite://{dir_s}/store.db"
+master_key_file = "{dir_s}/master.key"
+
+[verify]
+public_host = "{PUBLIC_HOST}"
+# Room for every pre-signed URL of the run (each is used once).
+replay_cache_entries = 8000000
+
+[session]
+insecure_dev_cookies = true
+
+[[routes]]
+name = "d"
+prefix = "/d/"
+upstream = "http://{backend}"
+"#
+    );
+    let config = dir.join("embedgate.toml");
+    std::fs::write(&config, toml)?;
+    let config_s = config.display().to_string();
+    lab.spawn_pinned("embedgate", &bin, &["serve", "--config", &config_s])?;
+    wait_listening(&mut lab, proxy)?;
+
+    let presign = |count: usize, out: &Path| -> anyhow::Result<()> {
+        let st = Command::new(&bin)
+            .args(["bench-helper", "presign", "--kid", &kid, "--secret-file"])
+            .arg(dir.join("secret"))
+            .args(["--url", &format!("https://{PUBLIC_HOST}{PATH}")])
+            .arg("--count")
+            .arg(count.to_string())
+            .arg("--out")
+            .arg(out)
+            .status()
+            .context("embedgate bench-helper presign")?;
+        crate::ensure(st.success(), || "presign failed".into())
+    };
+
+    // One signed request opens the session the cookie cases use.
+    let first = dir.join("first-url.txt");
+    presign(1, &first)?;
+    let url = std::fs::read_to_string(&first)?.trim().to_owned();
+    let resp = http_get(proxy, &url, "")?;
+    crate::ensure(resp.starts_with("HTTP/1.1 200"), || {
+        format!("the first signed request failed:\n{resp}")
+    })?;
+    let cookie = resp
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("set-cookie")
+                .then(|| v.trim().split(';').next().unwrap_or("").to_owned())
+        })
+        .context("no Set-Cookie on the signed response")?;
+    let resp = http_get(proxy, PATH, &format!("Cookie: {cookie}\r\n"))?;
+    crate::ensure(resp.starts_with("HTTP/1.1 200"), || {
+        format!("the cookie request failed:\n{resp}")
+    })?;
+    let cookie_header = vec![format!("Cookie: {cookie}")];
+    let lua = dir.join("signed.lua");
+    std::fs::write(&lua, SIGNED_LUA)?;
+
+    let load_before = loadavg();
+    step(&format!(
+        "warming up (2 s each), then {} s per case; load average {load_before}",
+        opts.duration
+    ));
+    wrk(backend, 32, 2, &[], None)?;
+    wrk(nginx, 32, 2, &[], None)?;
+    wrk(proxy, 32, 2, &cookie_header, None)?;
+
+    let mut rows: Vec<Row> = Vec::new();
+    for conns in CONNS {
+        let d = opts.duration;
+        let run_case = |case: &'static str, m: Measured, rows: &mut Vec<Row>| {
+            println!(
+                "  {case:<30} c={conns:<3} {:>10.0} req/s  p50 {:>8.1} µs  p99 {:>8.1} µs{}",
+                m.rps,
+                m.p50_us,
+                m.p99_us,
+                if m.bad > 0 {
+                    format!("  ({} errors or non-2xx!)", m.bad)
+                } else {
+                    String::new()
+                }
+            );
+            rows.push(Row { case, conns, m });
+        };
+        run_case(
+            "backend direct",
+            wrk(backend, conns, d, &[], None)?,
+            &mut rows,
+        );
+        run_case(
+            "nginx proxy_pass",
+            wrk(nginx, conns, d, &[], None)?,
+            &mut rows,
+        );
+        let cookie_m = wrk(proxy, conns, d, &cookie_header, None)?;
+        run_case("embedgate, session cookie", cookie_m, &mut rows);
+        // Fresh URLs for this run: 1.6x what the cookie path managed, so
+        // none is used twice (a replay would show as non-2xx).
+        let count = (cookie_m.rps * d as f64 * 1.6) as usize + 10_000;
+        let urls = dir.join(format!("signed-c{conns}.txt"));
+        presign(count, &urls)?;
+        lab.check_alive()?;
+        let m = wrk(proxy, conns, d, &[], Some((&lua, &urls)))?;
+        crate::ensure(m.requests as usize <= count, || {
+            format!(
+                "wrk sent {} requests but only {count} URLs were signed",
+                m.requests
+            )
+        })?;
+        run_case("embedgate, signed URL each", m, &mut rows);
+        let _ = std::fs::remove_file(&urls);
+    }
+    lab.check_alive()?;
+    let load_after = loadavg();
+
+    report(&rows, &opts, &load_before, &load_after);
+    Ok(())
+}
+
+fn report(rows: &[Row], opts: &Options, load_before: &str, load_after: &str) {
+    let get = |case: &str, conns: u32| {
+        rows.iter()
+            .find(|r| r.case == case && r.conns == conns)
+            .map(|r| r.m)
+            .unwrap_or_default()
+    };
+    println!(
+        "\n## cargo xtask bench-proxy — {} s per case, wrk -t1 on CPU 0, servers on CPU 1\n",
+        opts.duration
+    );
+    println!("| case | connections | requests/s | p50 | p99 | errors |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+    for r in rows {
+        println!(
+            "| {} | {} | {:.0} | {:.1} µs | {:.1} µs | {} |",
+            r.case, r.conns, r.m.rps, r.m.p50_us, r.m.p99_us, r.m.bad
+        );
+    }
+    let direct1 = get("backend direct", 1);
+    let cookie1 = get("embedgate, session cookie", 1);
+    let signed1 = get("embedgate, signed URL each", 1);
+    let nginx1 = get("nginx proxy_pass", 1);
+    let nginx32 = get("nginx proxy_pass", 32);
+    let cookie32 = get("embedgate, session cookie", 32);
+    let signed32 = get("embedgate, signed URL each", 32);
+    let added = cookie1.p50_us - direct1.p50_us;
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    println!("\nadded p50 latency over direct (1 connection):");
+    println!(
+        "  nginx {:.1} µs, embedgate cookie {:.1} µs, embedgate signed URL {:.1} µs",
+        nginx1.p50_us - direct1.p50_us,
+        added,
+        signed1.p50_us - direct1.p50_us
+    );
+    println!("\ntargets:");
+    let r1 = cookie32.rps / nginx32.rps;
+    println!(
+        "  cookie-path throughput >= nginx's (32 conns): {:.0} / {:.0} = {:.2}x  -> {}",
+        cookie32.rps,
+        nginx32.rps,
+        r1,
+        verdict(r1 >= 1.0)
+    );
+    println!(
+        "  added p50 at 1 connection <= {MAX_ADDED_P50_US} µs: {added:.1} µs = {:.2}x the budget  -> {}",
+        added / MAX_ADDED_P50_US,
+        verdict(added <= MAX_ADDED_P50_US)
+    );
+    let r3 = signed32.rps / cookie32.rps;
+    println!(
+        "  signed URL each request >= {:.0}% of cookie path (32 conns): {:.0} / {:.0} = {:.0}%  -> {}",
+        MIN_SIGNED_OVER_COOKIE * 100.0,
+        signed32.rps,
+        cookie32.rps,
+        r3 * 100.0,
+        verdict(r3 >= MIN_SIGNED_OVER_COOKIE)
+    );
+    println!(
+        "\nsigned-URL cases: every request carries a fresh pre-signed URL (verified, nonce recorded; replay checking ON)."
+    );
+    println!(
+        "wrk: {}; nginx: {}; load average before {load_before}, after {load_after} (CPU-bound neighbours distort the numbers)",
+        tool_version("wrk", "-v"),
+        tool_version("nginx", "-v"),
+    );
+}

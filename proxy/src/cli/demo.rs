@@ -1,0 +1,86 @@
+//! `embedgate demo` (hidden; run by `cargo xtask demo`): the live demo
+//! stack of [`embedgate::demo`] in a temporary directory, until Ctrl-C.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Args;
+use embedgate::demo::{host_app, DemoStack};
+
+/// Arguments of `embedgate demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {}
+
+pub fn run(_args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let dir = std::env::temp_dir().join(format!(
+        "embedgate-demo-{}-{}",
+        std::process::id(),
+        super::clock::unix_now()
+    ));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let result = runtime.block_on(async {
+        let stack = DemoStack::start(&dir).await?;
+        print_instructions(&stack);
+        embedgate::serve::shutdown::signal().await;
+        println!("\nstopping the demo…");
+        stack.stop().await
+    });
+    let removed = std::fs::remove_dir_all(&dir);
+    result?;
+    removed.with_context(|| format!("cannot remove {}", dir.display()))?;
+    println!("demo stopped; removed {}", dir.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_instructions(s: &DemoStack) {
+    let example = s
+        .signed_url("alice", "acme")
+        .unwrap_or_else(|e| format!("(cannot sign: {e})"));
+    let admin = s
+        .admin
+        .map_or_else(|| "(off)".to_owned(), |a| format!("http://{a}"));
+    println!(
+        r#"
+embedgate demo is running.
+
+  OPEN      {host}
+            the host app (your SaaS page): it embeds the dashboard in an iframe
+            through an embed URL it signs afresh on every load
+
+  proxy     http://localhost:{proxy_port}   (embedgate serve, plain-http dev cookies)
+  admin     {admin}   (/healthz, /readyz, /metrics)
+  backend   http://{backend}   (the content backend; only the proxy talks to it)
+  store     {store}
+  secret    client id {kid} (created by the demo; the host app signs in-process)
+
+Try:
+  1. Reload the page: a new URL (new nonce) is signed each time, so it keeps working.
+  2. Replay or tamper, e.g. with curl (this URL was just signed for you):
+       curl -i '{example}'        → 200 the first time, then 403 replayed
+       curl -i '{tampered}'       → 403 bad_signature (eg_sub changed)
+       curl -i http://localhost:{proxy_port}/api/sales.json                → 401 no_session
+  3. Revoke the secret from another terminal (takes effect within 1 s):
+       EMBEDGATE_STORE='{store}' EMBEDGATE_MASTER_KEY_FILE='{key_file}' \
+         target/debug/embedgate secrets deactivate {kid}
+     then reload the page → 403 key_inactive in the iframe; the open dashboard's
+     API calls → 403 session_revoked. `… secrets activate {kid}` brings it back.
+
+Ctrl-C stops the demo and deletes {dir}.
+"#,
+        host = s.host_page,
+        proxy_port = s.proxy.port(),
+        backend = s.backend,
+        store = s.store_url,
+        kid = s.client_id,
+        key_file = s.master_key_file.display(),
+        tampered = host_app::tamper(&example),
+        dir = s
+            .master_key_file
+            .parent()
+            .map_or_else(String::new, |d| d.display().to_string()),
+    );
+}

@@ -1,0 +1,364 @@
+//! Fleet mode, end to end: three real `embedgate serve` processes sharing
+//! one PostgreSQL store (a fresh schema per test) and one Redis, on
+//! loopback. Needs `EMBEDGATE_TEST_POSTGRES_URL` (set by `cargo xtask
+//! test`) and Redis at `EMBEDGATE_TEST_REDIS_URL` (default
+//! `redis://127.0.0.1:6379`); without them the tests fail, they do not
+//! skip.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use embedgate_store::{Lookup, MasterKey, NewEmbedSecret, Store};
+use http::StatusCode;
+use support::{get, now, sign, Backend};
+
+const POSTGRES_ENV: &str = "EMBEDGATE_TEST_POSTGRES_URL";
+const REDIS_ENV: &str = "EMBEDGATE_TEST_REDIS_URL";
+
+fn postgres_base() -> String {
+    std::env::var(POSTGRES_ENV).ok().filter(|u| !u.is_empty()).unwrap_or_else(|| {
+        panic!("{POSTGRES_ENV} is not set: the fleet tests need PostgreSQL (run `cargo xtask test`, which sets it to postgres://postgres@127.0.0.1:5432/test)")
+    })
+}
+
+fn redis_url() -> String {
+    std::env::var(REDIS_ENV).unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+async fn pg(url: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {url}: {e}"));
+    tokio::spawn(conn);
+    client
+}
+
+/// A fresh schema with a store in it; dropped at the end.
+struct Fleet {
+    base: String,
+    schema: String,
+    url: String,
+    dir: tempfile::TempDir,
+    key_file: PathBuf,
+    store: Option<Store>,
+    procs: Vec<Proc>,
+}
+
+struct Proc {
+    child: Child,
+    public: SocketAddr,
+    admin: SocketAddr,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs blocking store code off the async runtime (the sync `postgres`
+/// client runs its own).
+fn blocking<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| s.spawn(f).join().unwrap())
+}
+
+fn free_port() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
+}
+
+impl Fleet {
+    async fn new() -> Fleet {
+        let base = postgres_base();
+        let schema = format!("eg_fleet_{:016x}", rand::random::<u64>());
+        pg(&base)
+            .await
+            .batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .await
+            .unwrap();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("master.key");
+        let key = MasterKey::generate_to_file(&key_file).unwrap();
+        let store = blocking(|| Store::open(&url, key).unwrap());
+        Fleet {
+            base,
+            schema,
+            url,
+            dir,
+            key_file,
+            store: Some(store),
+            procs: Vec::new(),
+        }
+    }
+
+    fn create_secret(&self, name: &str) -> (String, String) {
+        let store = self.store();
+        let c = blocking(|| {
+            store
+                .create_embed_secret(
+                    &NewEmbedSecret {
+                        name: name.to_owned(),
+                        ..NewEmbedSecret::default()
+                    },
+                    "test",
+                    now() as i64,
+                )
+                .unwrap()
+        });
+        (c.secret.client_id.clone(), c.value.as_str().to_owned())
+    }
+
+    /// Starts `n` proxies in front of `backend`, waits until all are ready.
+    async fn start(&mut self, n: usize, backend: &Backend, replay: &str) {
+        for i in 0..n {
+            let public = free_port();
+            let admin = free_port();
+            let toml = format!(
+                r#"
+[listen]
+public = "{public}"
+admin = "{admin}"
+
+[store]
+url = "{url}"
+master_key_file = "{key}"
+resync_interval = "2s"
+
+[verify]
+public_host = "{host}"
+
+{replay}
+
+[[routes]]
+prefix = "/d/"
+upstream = "http://{backend}"
+"#,
+                url = self.url,
+                key = self.key_file.display(),
+                host = support::HOST,
+                backend = backend.addr,
+            );
+            let cfg = self.dir.path().join(format!("proxy{i}.toml"));
+            std::fs::write(&cfg, toml).unwrap();
+            let child = Command::new(env!("CARGO_BIN_EXE_embedgate"))
+                .arg("serve")
+                .arg("--config")
+                .arg(&cfg)
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .unwrap();
+            self.procs.push(Proc {
+                child,
+                public,
+                admin,
+            });
+        }
+        for p in &self.procs {
+            let ready = support::within(Duration::from_secs(20), || async {
+                match tokio::net::TcpStream::connect(p.admin).await {
+                    Ok(_) => get(p.admin, "/readyz", &[]).await.status == StatusCode::OK,
+                    Err(_) => false,
+                }
+            })
+            .await;
+            assert!(ready.is_some(), "proxy on {} never became ready", p.public);
+        }
+    }
+
+    fn store(&self) -> &Store {
+        self.store.as_ref().unwrap()
+    }
+
+    fn delete(&self, kid: &str) {
+        let store = self.store();
+        blocking(|| {
+            store
+                .delete_embed_secret(&Lookup::client_id(kid), "test", now() as i64)
+                .unwrap()
+        });
+    }
+
+    fn publics(&self) -> Vec<SocketAddr> {
+        self.procs.iter().map(|p| p.public).collect()
+    }
+
+    /// Kills every PostgreSQL connection of this fleet's proxies and store.
+    async fn kill_connections(&self) -> u64 {
+        let admin = pg(&self.base).await;
+        let rows = admin
+            .query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE application_name LIKE 'embedgate%' AND pid <> pg_backend_pid() \
+                 AND datname = current_database()",
+                &[],
+            )
+            .await
+            .unwrap();
+        rows.len() as u64
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        self.procs.clear();
+        let store = self.store.take();
+        let base = self.base.clone();
+        let schema = self.schema.clone();
+        // A plain thread: Drop may run inside the test's runtime.
+        let _ = std::thread::spawn(move || {
+            drop(store);
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok((c, conn)) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await {
+                    tokio::spawn(conn);
+                    let _ = c
+                        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+async fn status_of(addr: SocketAddr, kid: &str, secret: &str) -> (StatusCode, Option<String>) {
+    let url = sign(kid, secret, "/d/x", "viewer", &[]);
+    let got = get(addr, &url, &[]).await;
+    (got.status, got.reason())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_secret_is_refused_by_every_proxy() {
+    let backend = Backend::start().await;
+    let mut f = Fleet::new().await;
+    let (kid, secret) = f.create_secret("fleet-delete");
+    f.start(3, &backend, "").await;
+    for p in f.publics() {
+        assert_eq!(status_of(p, &kid, &secret).await.0, StatusCode::OK);
+    }
+    let deleted_at = Instant::now();
+    f.delete(&kid);
+    let mut last = Duration::ZERO;
+    for p in f.publics() {
+        let took = support::within(Duration::from_secs(5), || async {
+            status_of(p, &kid, &secret).await == (StatusCode::FORBIDDEN, Some("unknown_key".into()))
+        })
+        .await
+        .unwrap_or_else(|| panic!("proxy {p} still accepts a deleted secret after 5 s"));
+        last = last.max(took);
+    }
+    let total = deleted_at.elapsed();
+    println!(
+        "deletion propagated to the last of 3 proxies in {:.1} ms (commit to last 403, upper bound)",
+        total.as_secs_f64() * 1000.0
+    );
+    assert!(total < Duration::from_secs(2), "propagation took {total:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_url_used_on_one_proxy_is_replayed_on_another() {
+    let backend = Backend::start().await;
+    let mut f = Fleet::new().await;
+    let (kid, secret) = f.create_secret("fleet-replay");
+    let prefix = format!("eg_test:{:016x}:", rand::random::<u64>());
+    let replay = format!(
+        "[replay]\nbackend = \"redis\"\nurl = \"{}\"\nkey_prefix = \"{prefix}\"",
+        redis_url()
+    );
+    f.start(2, &backend, &replay).await;
+    let [a, b] = [f.procs[0].public, f.procs[1].public];
+    let url = sign(&kid, &secret, "/d/once", "viewer", &[]);
+    let first = get(a, &url, &[]).await;
+    assert_eq!(first.status, StatusCode::OK, "{:?}", first.reason());
+    let again = get(b, &url, &[]).await;
+    assert_eq!(again.status, StatusCode::FORBIDDEN);
+    assert_eq!(again.reason().as_deref(), Some("replayed"));
+    // And on A itself.
+    assert_eq!(
+        get(a, &url, &[]).await.reason().as_deref(),
+        Some("replayed")
+    );
+    // A fresh URL still works on B: the key is per nonce.
+    let fresh = sign(&kid, &secret, "/d/once", "viewer", &[]);
+    assert_eq!(get(b, &fresh, &[]).await.status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_postgres_connections_fail_no_request_and_changes_resume() {
+    let backend = Backend::start().await;
+    let mut f = Fleet::new().await;
+    let (kid, secret) = f.create_secret("fleet-steady");
+    f.start(3, &backend, "").await;
+    let publics = f.publics();
+    // Traffic on all three while the connections are killed, repeatedly.
+    let traffic = {
+        let (kid, secret, publics) = (kid.clone(), secret.clone(), publics.clone());
+        tokio::spawn(async move {
+            let mut sent = 0u32;
+            let mut failed = Vec::new();
+            let until = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < until {
+                for p in &publics {
+                    let (s, r) = status_of(*p, &kid, &secret).await;
+                    sent += 1;
+                    if s != StatusCode::OK {
+                        failed.push((s, r));
+                    }
+                }
+            }
+            (sent, failed)
+        })
+    };
+    let mut killed = 0;
+    for _ in 0..5 {
+        killed += f.kill_connections().await;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    let (sent, failed) = traffic.await.unwrap();
+    assert!(
+        killed >= 3,
+        "expected to kill the proxies' connections, killed {killed}"
+    );
+    assert!(sent > 30, "too little traffic to mean anything: {sent}");
+    assert!(
+        failed.is_empty(),
+        "{} of {sent} requests failed: {failed:?}",
+        failed.len()
+    );
+    // After recovery a change reaches every proxy: a new secret works
+    // everywhere, and deleting the old one is seen everywhere.
+    let (kid2, secret2) = f.create_secret("fleet-after");
+    f.delete(&kid);
+    for p in &publics {
+        let ok = support::within(Duration::from_secs(15), || async {
+            status_of(*p, &kid2, &secret2).await.0 == StatusCode::OK
+                && status_of(*p, &kid, &secret).await.0 == StatusCode::FORBIDDEN
+        })
+        .await;
+        assert!(
+            ok.is_some(),
+            "proxy {p} did not catch up after the connections came back"
+        );
+    }
+    // And the feed is healthy again.
+    for proc in &f.procs {
+        let body = get(proc.admin, "/readyz", &[]).await.body;
+        assert!(!String::from_utf8_lossy(&body).contains("degraded"));
+        let metrics =
+            String::from_utf8_lossy(&get(proc.admin, "/metrics", &[]).await.body).into_owned();
+        assert!(metrics.contains("embedgate_store_connected 1"), "{metrics}");
+    }
+}
