@@ -11,8 +11,8 @@
 //!   (`malformed`, `bad_signature`, …); a wrong argument type becomes a
 //!   `TypeError` with `code` `invalid_argument` ([`error`]).
 //! * **The clock and randomness come from the host.** `now` defaults to
-//!   `Date.now()`, nonces and secrets come from `crypto.getRandomValues`
-//!   (browser) or `node:crypto` (Node) through `getrandom`'s `js` backend.
+//!   `Date.now()`, nonces and secrets come from the host's
+//!   `crypto.getRandomValues` (browsers; `globalThis.crypto` in Node 19+).
 //! * **Secrets are not kept.** Secrets passed in are wiped after the HMAC
 //!   key schedule; [`EmbedSigner`] holds only the keyed HMAC state.
 //!

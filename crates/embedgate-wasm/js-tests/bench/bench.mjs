@@ -39,7 +39,8 @@ function table(title, run) {
   return lines.join('\n');
 }
 
-const opts = { rounds: Number(process.env.BENCH_ROUNDS ?? 7), ms: Number(process.env.BENCH_MS ?? 250) };
+const load0 = os.loadavg().map((x) => x.toFixed(2)).join(', ');
+const opts = { rounds: Number(process.env.BENCH_ROUNDS ?? 11), ms: Number(process.env.BENCH_MS ?? 200) };
 
 const node = await runBench({ wasm, noble: { hmac, sha256 }, nodeCrypto, subtle: globalThis.crypto.subtle, ...opts });
 
@@ -68,7 +69,7 @@ const s = size();
 const total = s.gzipBytes.reduce((a, b) => a + b, 0);
 const report = [
   `Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'} (${os.cpus().length} logical CPUs), Node ${process.version}, Chromium ${chromiumVersion}.`,
-  `Median of ${opts.rounds} rounds of ${opts.ms} ms each, after warm-up; every contender's URL is checked equal to the wasm one first.`,
+  `Median of ${opts.rounds} interleaved rounds (each contender once per round) of ${opts.ms} ms each, after warm-up; every contender's URL is checked equal to the wasm one first. Load average before / after: ${load0} / ${os.loadavg().map((x) => x.toFixed(2)).join(', ')}.`,
   '',
   table('Node', node),
   '',

@@ -15,32 +15,47 @@ export const REQUEST = {
 
 const enc = new TextEncoder();
 
-/** Median ns per operation over `rounds` rounds of ~`ms` milliseconds each. */
-async function time(fn, { rounds = 7, ms = 250, isAsync = false } = {}) {
-  // Warm up (JIT, wasm tier-up) and find a batch size of ~5 ms.
+/** Warms `fn` up (JIT, wasm tier-up) and returns a batch size of ~5 ms. */
+async function calibrate(fn, isAsync) {
   let batch = 1;
   for (;;) {
     const t0 = performance.now();
     for (let i = 0; i < batch; i++) isAsync ? await fn() : fn();
-    const dt = performance.now() - t0;
-    if (dt > 5) break;
+    if (performance.now() - t0 > 5) return batch;
     batch *= 2;
   }
-  const perOp = [];
+}
+
+/** ns per operation of one round of ~`ms` milliseconds. */
+async function round({ fn, isAsync, batch }, ms) {
+  let n = 0;
+  let dt = 0;
+  const t0 = performance.now();
+  do {
+    if (isAsync) for (let i = 0; i < batch; i++) await fn();
+    else for (let i = 0; i < batch; i++) fn();
+    n += batch;
+    dt = performance.now() - t0;
+  } while (dt < ms);
+  return (dt * 1e6) / n;
+}
+
+/**
+ * Median ns per operation of each contender over `rounds` rounds of ~`ms`
+ * milliseconds. Rounds are interleaved (every contender once per round), so
+ * that load from other processes on a shared machine hits every contender
+ * alike instead of whichever happened to be running.
+ */
+async function timeAll(contenders, { rounds = 7, ms = 250 } = {}) {
+  for (const c of contenders) c.batch = await calibrate(c.fn, c.isAsync);
+  const perOp = contenders.map(() => []);
   for (let r = 0; r < rounds; r++) {
-    let n = 0;
-    const t0 = performance.now();
-    let dt = 0;
-    do {
-      if (isAsync) for (let i = 0; i < batch; i++) await fn();
-      else for (let i = 0; i < batch; i++) fn();
-      n += batch;
-      dt = performance.now() - t0;
-    } while (dt < ms);
-    perOp.push((dt * 1e6) / n);
+    for (let i = 0; i < contenders.length; i++) perOp[i].push(await round(contenders[i], ms));
   }
-  perOp.sort((a, b) => a - b);
-  return perOp[rounds >> 1];
+  return contenders.map((c, i) => {
+    const sorted = perOp[i].sort((a, b) => a - b);
+    return { name: c.name, ns: sorted[rounds >> 1] };
+  });
 }
 
 /**
@@ -70,8 +85,7 @@ export async function runBench({ wasm, noble, nodeCrypto, subtle, rounds, ms }) 
     const got = c.isAsync ? await c.fn() : c.fn();
     if (got !== expected) throw new Error(`${c.name} signs differently:\n${got}\n${expected}`);
   }
-  const results = [];
-  for (const c of contenders) results.push({ name: c.name, ns: await time(c.fn, { rounds, ms, isAsync: c.isAsync }) });
+  const results = await timeAll(contenders, { rounds, ms });
   signer.free();
   return { urlBytes: expected.length, results };
 }
