@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use embedgate_store::{Lookup, MasterKey, NewEmbedSecret, Store};
+use embedgate_store::{Lookup, MasterKey, NewAdminToken, NewEmbedSecret, Role, Store};
 use http::StatusCode;
 use support::{get, now, sign, Backend};
 
@@ -188,6 +188,26 @@ upstream = "http://{backend}"
         });
     }
 
+    /// An admin API token (role admin), for the proxies' `/api/v1`.
+    fn admin_token(&self) -> String {
+        let store = self.store();
+        blocking(|| {
+            store
+                .create_admin_token(
+                    &NewAdminToken {
+                        name: "fleet-test".into(),
+                        role: Role::Admin,
+                    },
+                    "test",
+                    now() as i64,
+                )
+                .unwrap()
+                .value
+                .as_str()
+                .to_owned()
+        })
+    }
+
     fn publics(&self) -> Vec<SocketAddr> {
         self.procs.iter().map(|p| p.public).collect()
     }
@@ -245,12 +265,25 @@ async fn a_deleted_secret_is_refused_by_every_proxy() {
     let backend = Backend::start().await;
     let mut f = Fleet::new().await;
     let (kid, secret) = f.create_secret("fleet-delete");
+    let token = f.admin_token();
     f.start(3, &backend, "").await;
     for p in f.publics() {
         assert_eq!(status_of(p, &kid, &secret).await.0, StatusCode::OK);
     }
+    // Deleted through the admin API of the first proxy.
+    let req = http::Request::delete(format!("/api/v1/secrets/{kid}"))
+        .header("host", "admin.local")
+        .header("authorization", format!("Bearer {token}"))
+        .body(support::full(""))
+        .unwrap();
     let deleted_at = Instant::now();
-    f.delete(&kid);
+    let answer = support::read(support::send(f.procs[0].admin, req).await).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
     let mut last = Duration::ZERO;
     for p in f.publics() {
         let took = support::within(Duration::from_secs(5), || async {
@@ -361,4 +394,26 @@ async fn killed_postgres_connections_fail_no_request_and_changes_resume() {
             String::from_utf8_lossy(&get(proc.admin, "/metrics", &[]).await.body).into_owned();
         assert!(metrics.contains("embedgate_store_connected 1"), "{metrics}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_redis_follows_on_unavailable() {
+    let backend = Backend::start().await;
+    let mut f = Fleet::new().await;
+    let (kid, secret) = f.create_secret("fleet-no-redis");
+    // Nothing listens there.
+    let dead = free_port();
+    let replay = |policy: &str| {
+        format!(
+            "[replay]\nbackend = \"redis\"\nurl = \"redis://{dead}\"\non_unavailable = \"{policy}\"\ntimeout = \"100ms\""
+        )
+    };
+    f.start(1, &backend, &replay("reject")).await;
+    f.start(1, &backend, &replay("allow")).await;
+    let url = sign(&kid, &secret, "/d/x", "viewer", &[]);
+    let rejected = get(f.procs[0].public, &url, &[]).await;
+    assert_eq!(rejected.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(rejected.reason().as_deref(), Some("replay_unavailable"));
+    let allowed = get(f.procs[1].public, &url, &[]).await;
+    assert_eq!(allowed.status, StatusCode::OK, "{:?}", allowed.reason());
 }

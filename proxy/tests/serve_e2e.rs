@@ -750,13 +750,19 @@ async fn sigterm_lets_in_flight_requests_finish() {
     });
     let stdout = child.stdout.take().unwrap();
     let mut lines = std::io::BufReader::new(stdout).lines();
-    let first = lines.next().unwrap().unwrap();
-    let addr: std::net::SocketAddr = first
+    // The first start of an empty store prints its one-time owner token
+    // before the listening line.
+    let listening = lines
+        .by_ref()
+        .map(|l| l.unwrap())
+        .find(|l| l.starts_with("embedgate serve: listening on "))
+        .expect("a listening line on stdout");
+    let addr: std::net::SocketAddr = listening
         .rsplit(' ')
         .next()
         .unwrap()
         .parse()
-        .unwrap_or_else(|_| panic!("unexpected first line {first:?}"));
+        .unwrap_or_else(|_| panic!("unexpected line {listening:?}"));
 
     let url = sign(&kid, &secret, "/d/x", "u", &[]);
     let signature = url.split("eg_sig=").nth(1).unwrap().to_owned();

@@ -37,7 +37,8 @@ pub struct Store {
 #[derive(Debug)]
 enum Backend {
     Sqlite(SqliteBackend),
-    Postgres(PostgresBackend),
+    // Boxed: the client and its config are much larger than SQLite's.
+    Postgres(Box<PostgresBackend>),
 }
 
 /// Forwards a call to whichever backend is open.
@@ -81,7 +82,7 @@ impl Store {
             }
             Backend::Sqlite(SqliteBackend::open(Path::new(path), key, options)?)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Backend::Postgres(PostgresBackend::open(url, key, options)?)
+            Backend::Postgres(Box::new(PostgresBackend::open(url, key, options)?))
         } else {
             return Err(StoreError::invalid(
                 "url",
@@ -289,7 +290,10 @@ impl Store {
         match &*self.backend {
             Backend::Sqlite(b) => {
                 let (rev, keys) = b.load_embed_keys()?;
-                Ok((rev, keys.into_iter().filter(|k| ids.contains(&k.id)).collect()))
+                Ok((
+                    rev,
+                    keys.into_iter().filter(|k| ids.contains(&k.id)).collect(),
+                ))
             }
             Backend::Postgres(b) => b.load_embed_keys_for(ids),
         }

@@ -81,4 +81,28 @@ fn two_concurrent_writers_lose_nothing(t: TestStore) {
     assert_eq!(keys.len(), 2 * PER_WRITER + 1);
 }
 
-backend_tests!(two_concurrent_writers_lose_nothing,);
+/// Several processes opening a brand-new store at once: exactly one
+/// migrates and records the key; all of them work.
+fn concurrent_first_opens_of_a_fresh_store_agree(t: TestStore) {
+    const OPENERS: usize = 4;
+    let barrier = std::sync::Barrier::new(OPENERS);
+    std::thread::scope(|scope| {
+        for i in 0..OPENERS {
+            let (t, barrier) = (&t, &barrier);
+            scope.spawn(move || {
+                barrier.wait();
+                t.open()
+                    .create_embed_secret(&named(&format!("opener-{i}")), "test", NOW)
+                    .expect("create");
+            });
+        }
+    });
+    let store = t.open();
+    assert_eq!(store.list_embed_secrets().expect("list").len(), OPENERS);
+    assert_eq!(store.revision().expect("rev"), OPENERS as u64);
+}
+
+backend_tests!(
+    concurrent_first_opens_of_a_fresh_store_agree,
+    two_concurrent_writers_lose_nothing,
+);

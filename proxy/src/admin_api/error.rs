@@ -100,14 +100,19 @@ impl From<StoreError> for ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, "expired_cannot_activate")
             }
             "invalid_input" => (StatusCode::BAD_REQUEST, "invalid_input"),
-            "storage" => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
+            "storage" | "unavailable" => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         let field = match &e {
             StoreError::InvalidInput { field, .. } => Some((*field).to_owned()),
             _ => None,
         };
-        let message = if status.is_server_error() {
+        let message = if e.code() == "unavailable" {
+            tracing::warn!(code = e.code(), "admin API: the store is unreachable");
+            "the store (database) is unreachable: no change can be made until it is back; \
+             the proxies keep verifying from their caches"
+                .to_owned()
+        } else if status.is_server_error() {
             tracing::error!(error = %e, code = e.code(), "admin API: store error");
             "the store cannot serve this request now; see the proxy's log".to_owned()
         } else {

@@ -31,7 +31,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         println!("configuration ok: {} route(s)", config.routes.len());
         return Ok(ExitCode::SUCCESS);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // On one CPU (e.g. pinned with taskset, or a 1-vCPU container) the
+    // single-threaded scheduler avoids the work-stealing machinery, which
+    // then only costs; the proxy's blocking work (store reads) goes to the
+    // blocking pool either way.
+    let one_cpu = std::thread::available_parallelism().is_ok_and(|n| n.get() == 1);
+    let mut builder = if one_cpu {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = builder
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;

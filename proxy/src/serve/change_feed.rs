@@ -188,8 +188,13 @@ async fn follow(
             .batch_execute(&format!("LISTEN {}", embedgate_store::NOTIFY_CHANNEL))
             .await
             .map_err(|e| format!("store_unreachable: LISTEN failed: {e}"))?;
-        // Anything sent while we were not listening is lost: start over.
-        full_resync(cache, store).await?;
+        // Anything sent while we were not listening is lost: unless the
+        // cache is already at the store's revision (first connection right
+        // after the start-up load), start over.
+        let rev = store_revision(&client).await?;
+        if !cache.is_loaded() || rev != cache.loaded_revision() {
+            full_resync(cache, store).await?;
+        }
         health.up();
         tracing::info!(
             revision = cache.loaded_revision(),
@@ -198,6 +203,7 @@ async fn follow(
         let mut tick = tokio::time::interval(resync_every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
+        let mut seen_last_tick = 0u64;
         loop {
             tokio::select! {
                 n = notices.recv() => match n {
@@ -209,18 +215,16 @@ async fn follow(
                     None => return Err("store_connection_lost".to_owned()),
                 },
                 _ = tick.tick() => {
-                    let rev = tokio::time::timeout(
-                        Duration::from_secs(5),
-                        client.query_one("SELECT value FROM store_meta WHERE key = 'revision'", &[]),
-                    )
-                    .await
-                    .map_err(|_| "store_unreachable: revision check timed out".to_owned())?
-                    .map_err(|e| format!("store_connection_lost: {e}"))?;
-                    let rev = u64::try_from(rev.get::<_, i64>(0)).unwrap_or(0);
-                    if rev != cache.loaded_revision() {
-                        tracing::warn!(store = rev, cache = cache.loaded_revision(), "revision check found the cache behind; full resync");
+                    // Behind a revision already seen one tick ago (its
+                    // notification had a whole interval to arrive), or
+                    // ahead of the store (restored from a backup): resync.
+                    let rev = store_revision(&client).await?;
+                    let have = cache.loaded_revision();
+                    if have < seen_last_tick || have > rev {
+                        tracing::warn!(store = rev, cache = have, "revision check found the cache out of step; full resync");
                         full_resync(cache, store).await?;
                     }
+                    seen_last_tick = rev;
                     health.up();
                 },
                 _ = stop.changed() => return Ok(()),
@@ -230,6 +234,18 @@ async fn follow(
     .await;
     driver.abort();
     result
+}
+
+/// The store's revision, read on the feed's own connection.
+async fn store_revision(client: &tokio_postgres::Client) -> Result<u64, String> {
+    let row = tokio::time::timeout(
+        Duration::from_secs(5),
+        client.query_one("SELECT value FROM store_meta WHERE key = 'revision'", &[]),
+    )
+    .await
+    .map_err(|_| "store_unreachable: revision check timed out".to_owned())?
+    .map_err(|e| format!("store_connection_lost: {e}"))?;
+    Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
 }
 
 async fn full_resync(cache: &Arc<SecretCache>, store: &Store) -> Result<(), String> {

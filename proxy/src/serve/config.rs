@@ -534,9 +534,12 @@ impl<'a> Reader<'a> {
             (None, Some(u)) => u.clone(),
             (None, None) => self.required_string(&["store", "url"])?,
         };
-        let postgres = store_url.starts_with("postgres://") || store_url.starts_with("postgresql://");
+        let postgres =
+            store_url.starts_with("postgres://") || store_url.starts_with("postgresql://");
         if !store_url.starts_with("sqlite://") && !postgres {
-            bail!("config key `store.url`: expected \"sqlite://PATH\" or \"postgres://USER@HOST/DB\"");
+            bail!(
+                "config key `store.url`: expected \"sqlite://PATH\" or \"postgres://USER@HOST/DB\""
+            );
         }
         let master_key_file = self
             .string(&["store", "master_key_file"])?
@@ -572,7 +575,9 @@ impl<'a> Reader<'a> {
             match &replay.url {
                 Some(u) if u.starts_with("redis://") || u.starts_with("rediss://") => {}
                 Some(_) => bail!("config key `replay.url`: expected \"redis://HOST:PORT\""),
-                None => bail!("config key `replay.url` is required with replay.backend = \"redis\""),
+                None => {
+                    bail!("config key `replay.url` is required with replay.backend = \"redis\"")
+                }
             }
         }
         if replay.timeout.is_zero() {

@@ -13,11 +13,11 @@
 //! for another secret source) and [`Server::run`], or in one call with [`run`].
 
 mod admin;
+mod change_feed;
 pub mod config;
 mod headers;
 mod metrics;
 mod refusal;
-mod change_feed;
 mod replay;
 mod replay_cache;
 mod replay_redis;
@@ -298,7 +298,12 @@ impl Server {
             stop_rx.clone(),
         ));
         if let Some(admin) = admin {
-            tokio::spawn(admin::serve(admin, Arc::clone(&state), api, stop_rx.clone()));
+            tokio::spawn(admin::serve(
+                admin,
+                Arc::clone(&state),
+                api,
+                stop_rx.clone(),
+            ));
         }
         tracing::info!(
             public = %public.local_addr().map_or_else(|_| "?".into(), |a| a.to_string()),

@@ -64,13 +64,14 @@ pub async fn verify(
     let authentic = unverified
         .authenticate(&Pinned(secret.as_deref()), now, policy)
         .map_err(|e| Refusal::url(e.reason()))?;
-    let check = match replay.claim(
-        authentic.kid(),
-        authentic.nonce(),
-        authentic.remember_until(),
-        now,
-    )
-    .await
+    let check = match replay
+        .claim(
+            authentic.kid(),
+            authentic.nonce(),
+            authentic.remember_until(),
+            now,
+        )
+        .await
     {
         Claim::Fresh => NonceCheck::Fresh,
         Claim::Replayed => NonceCheck::Replayed,

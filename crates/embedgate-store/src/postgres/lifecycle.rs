@@ -659,18 +659,28 @@ impl PostgresBackend {
         })
     }
 
+    /// Streams the rows (a proxy loads 100,000 at start): each is decrypted
+    /// as it arrives instead of holding the whole result set in memory.
     pub(crate) fn load_embed_keys(&self) -> Result<(u64, Vec<EmbedKeyMaterial>), StoreError> {
+        use postgres::fallible_iterator::FallibleIterator as _;
         self.read(|tx, key| {
             let revision = read_revision(tx)?;
-            let rows = row::all(tx, SubjectKind::EmbedSecret)?;
-            let mut keys = Vec::with_capacity(rows.len());
-            for r in rows {
-                let value = r.decrypt(key)?;
+            let count: i64 = tx
+                .query_one("SELECT count(*) FROM secrets WHERE kind = 'embed_secret'", &[])?
+                .get(0);
+            let sql = format!(
+                "SELECT {} FROM secrets WHERE kind = 'embed_secret' ORDER BY lower(name) COLLATE \"C\", id",
+                row::COLUMNS
+            );
+            let mut rows = tx.query_raw(&sql, std::iter::empty::<i64>())?;
+            let mut keys = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+            while let Some(pg_row) = rows.next()? {
+                let r = row::from_pg(&pg_row)?;
                 keys.push(EmbedKeyMaterial {
+                    value: r.decrypt(key)?,
                     id: r.id,
                     client_id: r.client_id.unwrap_or_default(),
                     name: r.name,
-                    value,
                     active: r.active,
                     expires_at: r.expires_at,
                     scopes: r.scopes,
