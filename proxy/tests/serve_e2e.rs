@@ -863,3 +863,60 @@ async fn dev_cookies_drop_host_prefix_and_secure() {
     assert_eq!(follow.status, StatusCode::OK);
     proxy.stop().await;
 }
+
+/// Issue 3: an expired secret is purged automatically 30 days after it
+/// expired, and the purge is logged; a running proxy does it.
+#[tokio::test]
+async fn the_proxy_purges_secrets_expired_more_than_30_days_ago() {
+    use embedgate_store::{Lookup, NewEmbedSecret};
+    let store = TestStore::new();
+    let backend = Backend::start().await;
+    let day = 24 * 3600;
+    let now = now() as i64;
+    let make = |name: &str, created: i64, expires: i64| {
+        store
+            .store
+            .create_embed_secret(
+                &NewEmbedSecret {
+                    name: name.to_owned(),
+                    expires_at: Some(expires),
+                    ..NewEmbedSecret::default()
+                },
+                "test",
+                created,
+            )
+            .unwrap()
+            .secret
+            .id
+    };
+    let old = make("expired-31-days-ago", now - 40 * day, now - 31 * day);
+    let recent = make("expired-29-days-ago", now - 40 * day, now - 29 * day);
+    let proxy = Proxy::start(&config_toml(&store, &backend, "")).await;
+
+    let gone = within(Duration::from_secs(5), || async {
+        store
+            .store
+            .get_embed_secret(&Lookup::Id(old.clone()))
+            .is_err()
+    })
+    .await;
+    assert!(
+        gone.is_some(),
+        "the secret expired 31 days ago was not purged"
+    );
+    // Inside the 30 days it stays.
+    assert!(store
+        .store
+        .get_embed_secret(&Lookup::Id(recent.clone()))
+        .is_ok());
+    let history = store
+        .store
+        .embed_secret_history(&Lookup::Id(old.clone()))
+        .unwrap();
+    let purge = history
+        .iter()
+        .find(|e| e.action.as_str() == "purge")
+        .expect("the purge is in the change log");
+    assert!(purge.actor.contains("automatic purge"), "{:?}", purge.actor);
+    proxy.stop().await;
+}

@@ -34,6 +34,11 @@ pub struct Config {
     pub poll_interval: Duration,
     /// `[store] usage_flush_interval`: how often `last_used_at` is written.
     pub usage_flush_interval: Duration,
+    /// `[store] purge_expired_after`: an expired secret is deleted this long
+    /// after its expiry (30 days by default); the deletion is logged.
+    pub purge_expired_after: Duration,
+    /// `[store] purge_interval`: how often the proxy purges (1 h by default).
+    pub purge_interval: Duration,
     /// `[store] resync_interval`: with a PostgreSQL store, how often the
     /// revision is compared as a safety net besides `LISTEN` (default 10 s).
     pub resync_interval: Duration,
@@ -198,6 +203,8 @@ const STORE: &[&str] = &[
     "poll_interval",
     "usage_flush_interval",
     "resync_interval",
+    "purge_expired_after",
+    "purge_interval",
 ];
 const VERIFY: &[&str] = &[
     "skew",
@@ -549,6 +556,18 @@ impl<'a> Reader<'a> {
         if poll_interval.is_zero() || poll_interval > Duration::from_secs(1) {
             bail!("config key `store.poll_interval`: must lie between 1ms and 1s (changes must take effect within 1 s)");
         }
+        let purge_expired_after = self.duration(
+            &["store", "purge_expired_after"],
+            Duration::from_secs(30 * 24 * 3600),
+        )?;
+        if i64::try_from(purge_expired_after.as_secs()).is_err() {
+            bail!("config key `store.purge_expired_after`: too large");
+        }
+        let purge_interval =
+            self.duration(&["store", "purge_interval"], Duration::from_secs(3600))?;
+        if purge_interval < Duration::from_secs(1) {
+            bail!("config key `store.purge_interval`: must be at least 1s");
+        }
         let resync_interval =
             self.duration(&["store", "resync_interval"], Duration::from_secs(10))?;
         if resync_interval.is_zero() {
@@ -679,6 +698,8 @@ impl<'a> Reader<'a> {
             master_key_file,
             poll_interval,
             usage_flush_interval,
+            purge_expired_after,
+            purge_interval,
             resync_interval,
             replay,
             verify,

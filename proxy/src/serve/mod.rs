@@ -15,6 +15,7 @@
 mod admin;
 mod change_feed;
 pub mod config;
+mod expiry_purge;
 mod headers;
 mod metrics;
 mod refusal;
@@ -265,6 +266,7 @@ impl Server {
             .admin_store
             .clone()
             .filter(|s| s.postgres_schema().is_some());
+        let store_for_purge = self.admin_store.clone();
         let Server {
             state,
             source,
@@ -291,6 +293,13 @@ impl Server {
                 stop_rx.clone(),
             )),
         };
+        if let Some(store) = &store_for_purge {
+            tokio::spawn(expiry_purge::run(
+                store.clone(),
+                config.purge_interval,
+                stop_rx.clone(),
+            ));
+        }
         let usage_task = tokio::spawn(flush_usage(
             Arc::clone(&state.cache),
             Arc::clone(&source),

@@ -1,7 +1,7 @@
 //! The SQLite store (`embedgate-store`) as the proxy's [`SecretSource`].
 
 use anyhow::Context as _;
-use embedgate_store::{MasterKey, Store, Zeroizing};
+use embedgate_store::{MasterKey, Store, StoreOptions, Zeroizing};
 
 use super::config::Config;
 use super::secret_source::{SecretRecord, SecretSource};
@@ -11,10 +11,15 @@ use super::secret_source::{SecretRecord, SecretSource};
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let url = config.store_url.clone();
     let key_file = config.master_key_file.clone();
+    let mut options = StoreOptions::default();
+    // Checked to fit when the configuration was read.
+    options.purge_after_secs =
+        i64::try_from(config.purge_expired_after.as_secs()).unwrap_or(i64::MAX);
     let store = tokio::task::spawn_blocking(move || -> anyhow::Result<Store> {
         let key = MasterKey::from_env_or_file(key_file.as_deref())
             .context("master key (EMBEDGATE_MASTER_KEY or config key `store.master_key_file`)")?;
-        Store::open(&url, key).context("config key `store.url`: cannot open the store")
+        Store::open_with_options(&url, key, options)
+            .context("config key `store.url`: cannot open the store")
     })
     .await
     .context("opening the store")??;
