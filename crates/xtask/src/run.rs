@@ -10,9 +10,13 @@ pub fn step(title: &str) {
     println!("\n==> {title}");
 }
 
-/// Runs `cmd` in the workspace root and fails unless it exits 0.
+/// Runs `cmd` (in the workspace root unless it names a directory) and
+/// fails unless it exits 0.
 pub fn status(mut cmd: Command) -> anyhow::Result<()> {
-    cmd.current_dir(crate::root());
+    // A step that chose its own directory keeps it.
+    if cmd.get_current_dir().is_none() {
+        cmd.current_dir(crate::root());
+    }
     let shown = format!("{cmd:?}");
     let st = cmd
         .status()
