@@ -19,6 +19,7 @@ const HTML: &str = "text/html; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 const SVG: &str = "image/svg+xml";
+#[cfg(embedgate_playground_pkg)]
 const WASM: &str = "application/wasm";
 
 static ADMIN: &[File] = &[
