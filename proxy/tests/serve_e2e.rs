@@ -920,3 +920,67 @@ async fn the_proxy_purges_secrets_expired_more_than_30_days_ago() {
     assert!(purge.actor.contains("automatic purge"), "{:?}", purge.actor);
     proxy.stop().await;
 }
+
+/// Deactivating a secret ends its sessions for good: reactivating it lets
+/// new signed URLs in again, but not the sessions opened before.
+#[tokio::test]
+async fn reactivation_does_not_revive_old_sessions() {
+    use embedgate_store::Lookup;
+    let t = env("").await;
+    let (kid, secret) = t.store.create_secret("main", &[]);
+    t.proxy.reload.reload().await.unwrap();
+    let addr = t.proxy.public;
+    let old = get(addr, &sign(&kid, &secret, "/d/x", "u", &[]), &[])
+        .await
+        .cookie()
+        .unwrap();
+    assert_eq!(
+        get(addr, "/d/y", &[("cookie", &old)]).await.status,
+        StatusCode::OK
+    );
+
+    let lookup = Lookup::ClientId(kid.clone());
+    t.store
+        .store
+        .deactivate_embed_secret(&lookup, "test", now() as i64)
+        .unwrap();
+    let revoked = within(Duration::from_secs(2), || async {
+        get(addr, "/d/y", &[("cookie", &old)])
+            .await
+            .reason()
+            .as_deref()
+            == Some("session_revoked")
+    })
+    .await;
+    assert!(revoked.is_some(), "deactivation did not revoke the session");
+
+    // Reactivate in a later second than the session was opened in.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    t.store
+        .store
+        .activate_embed_secret(&lookup, "test", now() as i64)
+        .unwrap();
+    let back = within(Duration::from_secs(2), || async {
+        get(addr, &sign(&kid, &secret, "/d/x", "u", &[]), &[])
+            .await
+            .status
+            == StatusCode::OK
+    })
+    .await;
+    assert!(
+        back.is_some(),
+        "a new URL is not accepted after reactivation"
+    );
+    let new = get(addr, &sign(&kid, &secret, "/d/x", "u", &[]), &[])
+        .await
+        .cookie()
+        .unwrap();
+    assert_eq!(
+        get(addr, "/d/y", &[("cookie", &new)]).await.status,
+        StatusCode::OK
+    );
+    let stale = get(addr, "/d/y", &[("cookie", &old)]).await;
+    assert_eq!(stale.status, StatusCode::FORBIDDEN);
+    assert_eq!(stale.reason().as_deref(), Some("session_revoked"));
+    t.proxy.stop().await;
+}

@@ -126,6 +126,10 @@ pub struct EmbedKeyMaterial {
     pub expires_at: Option<i64>,
     /// Path prefixes; empty means any path.
     pub scopes: Vec<String>,
+    /// When the secret was last reactivated (Unix seconds), from the change
+    /// log; `None` if it never was. A verifier must not honour sessions
+    /// opened before it: deactivating a secret ends its sessions for good.
+    pub reactivated_at: Option<i64>,
 }
 
 impl fmt::Debug for EmbedKeyMaterial {

@@ -724,6 +724,46 @@ fn the_audit_log_pages(t: TestStore) {
     );
 }
 
+/// The proxy learns when a secret was last reactivated, so the sessions
+/// opened before its deactivation stay dead.
+fn the_cache_load_carries_the_last_reactivation(t: TestStore) {
+    let s = t.open();
+    let c = s
+        .create_embed_secret(&named("ops"), "alice", NOW)
+        .expect("create");
+    let other = s
+        .create_embed_secret(&named("other"), "alice", NOW)
+        .expect("create");
+    let reactivated = |s: &embedgate_store::Store, id: &str| {
+        s.load_embed_keys()
+            .expect("load")
+            .1
+            .into_iter()
+            .find(|k| k.id == id)
+            .expect("present")
+            .reactivated_at
+    };
+    assert_eq!(reactivated(&s, &c.secret.id), None, "never reactivated");
+    let id = Lookup::Id(c.secret.id.clone());
+    s.deactivate_embed_secret(&id, "alice", NOW + 10)
+        .expect("off");
+    assert_eq!(
+        reactivated(&s, &c.secret.id),
+        None,
+        "inactive, not reactivated"
+    );
+    s.activate_embed_secret(&id, "alice", NOW + 20).expect("on");
+    s.deactivate_embed_secret(&id, "alice", NOW + 30)
+        .expect("off");
+    s.activate_embed_secret(&id, "alice", NOW + 40).expect("on");
+    assert_eq!(
+        reactivated(&s, &c.secret.id),
+        Some(NOW + 40),
+        "the last one counts"
+    );
+    assert_eq!(reactivated(&s, &other.secret.id), None);
+}
+
 backend_tests!(
     create_shows_the_value_once_and_metadata_only_a_fingerprint,
     rename_and_describe_keep_the_value,
@@ -739,4 +779,5 @@ backend_tests!(
     the_revision_grows_with_every_change,
     credentials_are_read_only_by_the_proxy_and_respect_state,
     the_audit_log_pages,
+    the_cache_load_carries_the_last_reactivation,
 );

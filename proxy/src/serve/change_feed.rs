@@ -300,6 +300,7 @@ async fn apply(
             active: k.active,
             expires_at: k.expires_at,
             scopes: k.scopes,
+            reactivated_at: k.reactivated_at,
         })
         .collect();
     cache.apply_changes(n.revision, &kids, &records);

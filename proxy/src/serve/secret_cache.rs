@@ -30,6 +30,9 @@ const SESSION_INFO: &[u8] = b"EG1 session MAC key";
 pub struct CachedSecret {
     key: EmbedKey,
     session_mac: HmacSha256,
+    /// Sessions opened before this (Unix seconds) are refused: the secret
+    /// was deactivated and reactivated since.
+    sessions_valid_from: u64,
     last_used: Arc<AtomicI64>,
     verifications: Arc<VerificationCounts>,
 }
@@ -52,9 +55,18 @@ impl CachedSecret {
         CachedSecret {
             key,
             session_mac: derive_session_mac(r.value.as_bytes()),
+            sessions_valid_from: r
+                .reactivated_at
+                .map_or(0, |t| u64::try_from(t).unwrap_or(0)),
             last_used,
             verifications,
         }
+    }
+
+    /// The verification key (status, expiry, scopes included).
+    /// Sessions opened before this time (Unix seconds) are refused.
+    pub fn sessions_valid_from(&self) -> u64 {
+        self.sessions_valid_from
     }
 
     /// The verification key (status, expiry, scopes included).

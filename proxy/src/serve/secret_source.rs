@@ -19,6 +19,9 @@ pub struct SecretRecord {
     pub expires_at: Option<i64>,
     /// Path prefixes the secret is limited to (empty: anywhere).
     pub scopes: Vec<String>,
+    /// When the secret was last reactivated, Unix seconds: sessions opened
+    /// before it stay dead.
+    pub reactivated_at: Option<i64>,
 }
 
 impl std::fmt::Debug for SecretRecord {
@@ -29,6 +32,7 @@ impl std::fmt::Debug for SecretRecord {
             .field("active", &self.active)
             .field("expires_at", &self.expires_at)
             .field("scopes", &self.scopes)
+            .field("reactivated_at", &self.reactivated_at)
             .finish()
     }
 }

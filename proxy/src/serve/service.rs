@@ -186,6 +186,7 @@ async fn handle_signed(
         attrs: url.attrs().to_vec(),
         scope: session_cookie::scope_for(&route.scope, verified.secret.key().scopes()),
         exp,
+        issued: now,
     };
     let value = session_cookie::seal(&session, &verified.secret, &route.cookie_name);
     let set_cookie = session_cookie::set_cookie(

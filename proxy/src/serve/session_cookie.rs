@@ -2,12 +2,14 @@
 //!
 //! Value: `v1.<payload>.<mac>`, both unpadded base64url. The payload is JSON
 //! `{"k": kid, "s": sub, "a": [[name, value], …], "p": [scope prefixes],
-//! "e": expiry}`; the MAC is HMAC-SHA256 under the session key derived from
+//! "e": expiry, "i": issued at}`; the MAC is HMAC-SHA256 under the session key derived from
 //! the secret `k` (see `secret_cache.rs`), over
 //! `EG1-session LF cookie-name LF payload`, so a cookie of one route is
 //! worthless under another. Nothing is kept server-side: a cookie lives
 //! until its expiry, and dies at once when its secret is deleted,
-//! deactivated or expires (its key leaves the cache, or turns unusable).
+//! deactivated or expires (its key leaves the cache, or turns unusable);
+//! reactivating the secret does not revive it (it was issued before the
+//! reactivation, which the store's change log dates).
 //! The payload is readable by its holder (it holds what the signed URL
 //! showed anyway), never forgeable.
 
@@ -37,6 +39,10 @@ pub struct Session {
     /// Expiry, Unix seconds.
     #[serde(rename = "e")]
     pub exp: u64,
+    /// When the session was opened, Unix seconds: a secret reactivated
+    /// after it does not bring it back.
+    #[serde(rename = "i")]
+    pub issued: u64,
 }
 
 /// Why a request's session was refused.
@@ -93,7 +99,7 @@ pub fn open(
     mac_input(&mut mac, cookie_name, payload);
     mac.verify_slice(&tag)
         .map_err(|_| SessionError::NoSession)?;
-    if !secret.key().usable_at(now) {
+    if !secret.key().usable_at(now) || session.issued < secret.sessions_valid_from() {
         return Err(SessionError::Revoked);
     }
     if now >= session.exp {

@@ -41,6 +41,7 @@ impl SecretSource for Store {
                 active: k.active,
                 expires_at: k.expires_at,
                 scopes: k.scopes,
+                reactivated_at: k.reactivated_at,
             })
             .collect();
         Ok((rev, records))

@@ -672,11 +672,13 @@ impl PostgresBackend {
                 "SELECT {} FROM secrets WHERE kind = 'embed_secret' ORDER BY lower(name) COLLATE \"C\", id",
                 row::COLUMNS
             );
+            let reactivated = last_reactivations(tx, None)?;
             let mut rows = tx.query_raw(&sql, std::iter::empty::<i64>())?;
             let mut keys = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
             while let Some(pg_row) = rows.next()? {
                 let r = row::from_pg(&pg_row)?;
                 keys.push(EmbedKeyMaterial {
+                    reactivated_at: reactivated.get(&r.id).copied(),
                     value: r.decrypt(key)?,
                     id: r.id,
                     client_id: r.client_id.unwrap_or_default(),
@@ -752,10 +754,12 @@ impl PostgresBackend {
                 "SELECT {} FROM secrets WHERE kind = 'embed_secret' AND id = ANY($1)",
                 row::COLUMNS
             );
+            let reactivated = last_reactivations(tx, Some(ids))?;
             let mut keys = Vec::with_capacity(ids.len());
             for r in tx.query(&sql, &[&ids])? {
                 let r = row::from_pg(&r)?;
                 keys.push(EmbedKeyMaterial {
+                    reactivated_at: reactivated.get(&r.id).copied(),
                     value: r.decrypt(key)?,
                     id: r.id,
                     client_id: r.client_id.unwrap_or_default(),
@@ -768,4 +772,28 @@ impl PostgresBackend {
             Ok((revision, keys))
         })
     }
+}
+
+/// The last `activate` of each embed secret that was ever reactivated (of
+/// `ids` only, when given), from the change log.
+fn last_reactivations(
+    tx: &mut impl GenericClient,
+    ids: Option<&[String]>,
+) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+    const SQL: &str = "SELECT subject_id, MAX(at) FROM change_log \
+         WHERE action = 'activate' AND kind = 'embed_secret'";
+    let rows = match ids {
+        None => tx.query(&format!("{SQL} GROUP BY subject_id"), &[])?,
+        Some(ids) => tx.query(
+            &format!("{SQL} AND subject_id = ANY($1) GROUP BY subject_id"),
+            &[&ids],
+        )?,
+    };
+    let mut out = std::collections::HashMap::new();
+    for r in rows {
+        let id: String = r.try_get(0)?;
+        let at: i64 = r.try_get(1)?;
+        out.insert(id, at);
+    }
+    Ok(out)
 }

@@ -674,10 +674,12 @@ impl SqliteBackend {
         self.read(|tx, key| {
             let revision = read_revision(tx)?;
             let rows = row::all(tx, SubjectKind::EmbedSecret)?;
+            let reactivated = last_reactivations(tx)?;
             let mut keys = Vec::with_capacity(rows.len());
             for r in rows {
                 let value = r.decrypt(key)?;
                 keys.push(EmbedKeyMaterial {
+                    reactivated_at: reactivated.get(&r.id).copied(),
                     id: r.id,
                     client_id: r.client_id.unwrap_or_default(),
                     name: r.name,
@@ -744,4 +746,22 @@ impl SqliteBackend {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// The last `activate` of each embed secret that was ever reactivated, from
+/// the change log (one grouped scan, at cache load only).
+fn last_reactivations(
+    tx: &rusqlite::Transaction<'_>,
+) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+    let mut stmt = tx.prepare(
+        "SELECT subject_id, MAX(at) FROM change_log \
+         WHERE action = 'activate' AND kind = 'embed_secret' GROUP BY subject_id",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    let mut out = std::collections::HashMap::new();
+    for row in rows {
+        let (id, at) = row?;
+        out.insert(id, at);
+    }
+    Ok(out)
 }
