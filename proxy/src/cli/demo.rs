@@ -24,7 +24,8 @@ pub fn run(_args: DemoArgs) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     let result = runtime.block_on(async {
         let stack = DemoStack::start(&dir).await?;
-        print_instructions(&stack);
+        let token = demo_admin_token(&stack)?;
+        print_instructions(&stack, &token);
         embedgate::serve::shutdown::signal().await;
         println!("\nstopping the demo…");
         stack.stop().await
@@ -36,7 +37,19 @@ pub fn run(_args: DemoArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_instructions(s: &DemoStack) {
+/// An owner token for the admin console of the demo's store, created now
+/// and shown once (as `embedgate serve` does on a store's first start).
+fn demo_admin_token(s: &DemoStack) -> anyhow::Result<zeroize::Zeroizing<String>> {
+    let key = embedgate_store::MasterKey::from_file(&s.master_key_file)?;
+    let store = embedgate_store::Store::open(&s.store_url, key)?;
+    let now = i64::try_from(super::clock::unix_now()).unwrap_or(i64::MAX);
+    let created = store
+        .create_first_owner_token("demo", "demo", now)?
+        .context("the demo store already has an admin token")?;
+    Ok(created.value)
+}
+
+fn print_instructions(s: &DemoStack, admin_token: &str) {
     let example = s
         .signed_url("alice", "acme")
         .unwrap_or_else(|e| format!("(cannot sign: {e})"));
@@ -52,7 +65,9 @@ embedgate demo is running.
             through an embed URL it signs afresh on every load
 
   proxy     http://localhost:{proxy_port}   (embedgate serve, plain-http dev cookies)
-  admin     {admin}   (/healthz, /readyz, /metrics)
+  admin     {admin}/admin/   (admin console; sign in with the demo's owner token,
+            shown this once: {admin_token} )
+            {admin}/playground/   (signing playground), /healthz, /readyz, /metrics
   backend   http://{backend}   (the content backend; only the proxy talks to it)
   store     {store}
   secret    client id {kid} (created by the demo; the host app signs in-process)
