@@ -49,6 +49,7 @@ mod error;
 mod fields;
 mod fingerprint;
 mod ids;
+mod lifecycle_rules;
 mod lookup;
 mod maintenance;
 mod master_key;

@@ -8,43 +8,19 @@ use super::change_log::{record, Change};
 use super::row::{self, Row};
 use super::{read_revision, SqliteBackend};
 use crate::change_log::{ChangeAction, FieldChange, SubjectKind};
-use crate::credential::{NewCredential, PutCredential, TokenType};
+use crate::credential::{NewCredential, PutCredential};
 use crate::embed_secret::{EmbedKeyMaterial, NewEmbedSecret};
 use crate::error::StoreError;
 use crate::fields;
 use crate::fingerprint::fingerprint;
 use crate::ids;
+use crate::lifecycle_rules::{
+    blank_row, check_future, diff_metadata, scopes_json, scopes_text, time_text, validate_update,
+    MetaDiff, MetaUpdate,
+};
 use crate::lookup::Lookup;
 use crate::master_key::MasterKey;
 use crate::sealed::{self, RowBinding};
-use crate::timestamp::format_rfc3339;
-
-/// Metadata changes common to both kinds; `None` keeps a field.
-#[derive(Debug, Default)]
-pub(crate) struct MetaUpdate {
-    pub name: Option<String>,
-    pub description: Option<String>,
-    pub environment: Option<String>,
-    pub token_type: Option<TokenType>,
-    pub issuer: Option<String>,
-    pub scopes: Option<Vec<String>>,
-    pub expires_at: Option<Option<i64>>,
-}
-
-fn time_text(t: Option<i64>) -> Option<String> {
-    t.map(format_rfc3339)
-}
-
-fn scopes_text(s: &[String]) -> Option<String> {
-    Some(s.join(" "))
-}
-
-fn check_future(expires_at: Option<i64>, now: i64) -> Result<(), StoreError> {
-    match expires_at {
-        Some(e) if e <= now => Err(StoreError::invalid("expires_at", "is not in the future")),
-        _ => Ok(()),
-    }
-}
 
 fn ensure_name_free(
     conn: &Connection,
@@ -66,11 +42,6 @@ fn ensure_name_free(
         }),
         None => Ok(()),
     }
-}
-
-fn scopes_json(scopes: &[String]) -> Result<String, StoreError> {
-    serde_json::to_string(scopes)
-        .map_err(|e| StoreError::Storage(format!("cannot encode scopes: {e}")))
 }
 
 fn insert(conn: &Connection, r: &Row) -> Result<(), StoreError> {
@@ -174,40 +145,6 @@ fn create_row(
     Ok(r)
 }
 
-fn blank_row(
-    kind: SubjectKind,
-    id: String,
-    name: String,
-    key: &MasterKey,
-    actor: &str,
-    now: i64,
-) -> Row {
-    Row {
-        id,
-        kind,
-        client_id: None,
-        name,
-        description: String::new(),
-        environment: String::new(),
-        token_type: None,
-        issuer: String::new(),
-        scopes: Vec::new(),
-        owner: actor.to_owned(),
-        created_at: now,
-        updated_at: now,
-        last_used_at: None,
-        expires_at: None,
-        active: true,
-        version: 1,
-        fingerprint: String::new(),
-        key_id: key.id().to_owned(),
-        sealed: sealed::Sealed {
-            nonce: Vec::new(),
-            ciphertext: Vec::new(),
-        },
-    }
-}
-
 fn create_credential_tx(
     tx: &Connection,
     key: &MasterKey,
@@ -236,26 +173,6 @@ fn create_credential_tx(
     create_row(tx, key, SubjectKind::Credential, r, value, actor, now)
 }
 
-fn validate_update(u: &MetaUpdate) -> Result<MetaUpdate, StoreError> {
-    Ok(MetaUpdate {
-        name: u.name.as_deref().map(fields::name).transpose()?,
-        description: u
-            .description
-            .as_deref()
-            .map(fields::description)
-            .transpose()?,
-        environment: u
-            .environment
-            .as_deref()
-            .map(fields::environment)
-            .transpose()?,
-        token_type: u.token_type,
-        issuer: u.issuer.as_deref().map(fields::issuer).transpose()?,
-        scopes: u.scopes.as_deref().map(fields::scopes).transpose()?,
-        expires_at: u.expires_at,
-    })
-}
-
 fn update_tx(
     tx: &Connection,
     kind: SubjectKind,
@@ -265,85 +182,17 @@ fn update_tx(
     now: i64,
 ) -> Result<Row, StoreError> {
     let old = row::require(tx, kind, lookup)?;
-    let mut new = old.clone();
-    let mut changes = Vec::new();
-    let mut actions = Vec::new();
-    if let Some(n) = u.name {
-        if n != old.name {
-            ensure_name_free(tx, kind, &n, Some(&old.id))?;
-            changes.push(FieldChange::new(
-                "name",
-                Some(old.name.clone()),
-                Some(n.clone()),
-            ));
-            actions.push(ChangeAction::Rename);
-            new.name = n;
-        }
-    }
-    let mut text = |field: &str, action, value: Option<String>, slot: &mut String| {
-        if let Some(v) = value {
-            if v != *slot {
-                changes.push(FieldChange::new(field, Some(slot.clone()), Some(v.clone())));
-                actions.push(action);
-                *slot = v;
-            }
-        }
-    };
-    text(
-        "description",
-        ChangeAction::Describe,
-        u.description,
-        &mut new.description,
-    );
-    if kind == SubjectKind::EmbedSecret {
-        text(
-            "environment",
-            ChangeAction::SetEnvironment,
-            u.environment,
-            &mut new.environment,
-        );
-    }
-    if kind == SubjectKind::Credential {
-        text("issuer", ChangeAction::SetIssuer, u.issuer, &mut new.issuer);
-        if let Some(t) = u.token_type {
-            let t = Some(t.as_str().to_owned());
-            if t != old.token_type {
-                changes.push(FieldChange::new(
-                    "token_type",
-                    old.token_type.clone(),
-                    t.clone(),
-                ));
-                actions.push(ChangeAction::SetTokenType);
-                new.token_type = t;
-            }
-        }
-    }
-    if let Some(s) = u.scopes {
-        if s != old.scopes {
-            changes.push(FieldChange::new(
-                "scopes",
-                scopes_text(&old.scopes),
-                scopes_text(&s),
-            ));
-            actions.push(ChangeAction::SetScopes);
-            new.scopes = s;
-        }
-    }
-    if let Some(e) = u.expires_at {
-        if e != old.expires_at {
-            changes.push(FieldChange::new(
-                "expires_at",
-                time_text(old.expires_at),
-                time_text(e),
-            ));
-            actions.push(ChangeAction::SetExpiry);
-            new.expires_at = e;
-        }
-    }
-    if changes.is_empty() {
+    let Some(MetaDiff {
+        new,
+        changes,
+        action,
+    }) = diff_metadata(&old, kind, u, now)
+    else {
         return Ok(old);
+    };
+    if new.name != old.name {
+        ensure_name_free(tx, kind, &new.name, Some(&old.id))?;
     }
-    new.updated_at = now;
     tx.execute(
         "UPDATE secrets SET name = ?2, description = ?3, environment = ?4, token_type = ?5, \
          issuer = ?6, scopes = ?7, expires_at = ?8, updated_at = ?9 WHERE id = ?1",
@@ -359,10 +208,6 @@ fn update_tx(
             new.updated_at,
         ],
     )?;
-    let action = match actions.as_slice() {
-        [one] => *one,
-        _ => ChangeAction::Update,
-    };
     record(
         tx,
         Change {

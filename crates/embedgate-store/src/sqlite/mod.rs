@@ -25,8 +25,8 @@ use crate::maintenance::StoreOptions;
 use crate::master_key::MasterKey;
 use crate::migrations;
 
+pub(crate) use crate::lifecycle_rules::MetaUpdate;
 use canary::KeyCheck;
-pub(crate) use lifecycle::MetaUpdate;
 pub(crate) use row::Row;
 
 /// The SQLite backend behind [`crate::Store`].
