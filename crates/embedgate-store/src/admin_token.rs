@@ -17,6 +17,7 @@ use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 use zeroize::Zeroizing;
 
+use crate::change_log::FieldChange;
 use crate::error::StoreError;
 
 /// Prefix of every admin token.
@@ -156,6 +157,24 @@ pub(crate) fn hash(token: &str) -> [u8; 32] {
 /// Constant-time comparison of a stored hash with a presented token's.
 pub(crate) fn hash_matches(stored: &[u8], presented: &[u8; 32]) -> bool {
     stored.len() == 32 && bool::from(stored.ct_eq(presented))
+}
+
+/// What the change log records of a token's creation (`created`) or
+/// revocation: its name and role, never the token.
+pub(crate) fn logged_fields(token: &AdminToken, created: bool) -> Vec<FieldChange> {
+    let name = Some(token.name.clone());
+    let role = Some(token.role.as_str().to_owned());
+    if created {
+        vec![
+            FieldChange::new("name", None, name),
+            FieldChange::new("role", None, role),
+        ]
+    } else {
+        vec![
+            FieldChange::new("name", name, None),
+            FieldChange::new("role", role, None),
+        ]
+    }
 }
 
 #[cfg(test)]

@@ -218,3 +218,93 @@ pub struct AuditPage {
     /// Pass as [`Page::after`] for the next page; `None` when this was the last.
     pub next_after: Option<u64>,
 }
+
+/// One change about to be recorded (by either backend's `record`).
+pub(crate) struct Change<'a> {
+    pub at: i64,
+    pub actor: &'a str,
+    pub action: ChangeAction,
+    pub kind: SubjectKind,
+    pub subject_id: &'a str,
+    pub subject_name: &'a str,
+    pub changes: Vec<FieldChange>,
+}
+
+/// The columns both backends read a [`ChangeEntry`] from, in order.
+pub(crate) const ENTRY_COLUMNS: &str =
+    "seq, at, actor, action, kind, subject_id, subject_name, changes";
+
+const MAX_PAGE: u32 = 1000;
+
+/// A value bound in an [`AuditQuery`].
+pub(crate) enum AuditParam {
+    Int(i64),
+    Text(String),
+}
+
+/// The query for one page of [`crate::Store::audit`], the same for both
+/// backends but for the placeholder mark (`?1` in SQLite, `$1` in
+/// PostgreSQL). It asks one entry more than the page holds, which tells
+/// [`AuditQuery::page`] whether another page follows.
+pub(crate) struct AuditQuery {
+    pub sql: String,
+    pub params: Vec<AuditParam>,
+    limit: usize,
+}
+
+impl AuditQuery {
+    pub(crate) fn new(filter: &AuditFilter, page: Page, mark: char) -> AuditQuery {
+        let after = page
+            .after
+            .map_or(0, |a| i64::try_from(a).unwrap_or(i64::MAX));
+        let mut conds = vec![format!("seq > {mark}1")];
+        let mut params = vec![AuditParam::Int(after)];
+        let mut add = |cond: &str, v: AuditParam| {
+            params.push(v);
+            conds.push(format!("{cond} {mark}{}", params.len()));
+        };
+        if let Some(k) = filter.kind {
+            add("kind =", AuditParam::Text(k.as_str().into()));
+        }
+        if let Some(id) = &filter.subject_id {
+            add("subject_id =", AuditParam::Text(id.clone()));
+        }
+        if let Some(a) = &filter.actor {
+            add("actor =", AuditParam::Text(a.clone()));
+        }
+        if let Some(a) = filter.action {
+            add("action =", AuditParam::Text(a.as_str().into()));
+        }
+        if let Some(t) = filter.since {
+            add("at >=", AuditParam::Int(t));
+        }
+        if let Some(t) = filter.until {
+            add("at <", AuditParam::Int(t));
+        }
+        let limit = page.limit.clamp(1, MAX_PAGE);
+        AuditQuery {
+            sql: format!(
+                "SELECT {ENTRY_COLUMNS} FROM change_log WHERE {} ORDER BY seq LIMIT {}",
+                conds.join(" AND "),
+                limit + 1
+            ),
+            params,
+            limit: limit as usize,
+        }
+    }
+
+    /// The page the query's result makes.
+    pub(crate) fn page(&self, mut entries: Vec<ChangeEntry>) -> AuditPage {
+        let more = entries.len() > self.limit;
+        entries.truncate(self.limit);
+        let next_after = if more {
+            entries.last().map(|e| e.seq)
+        } else {
+            None
+        };
+        AuditPage {
+            entries,
+            next_after,
+        }
+    }
+}

@@ -42,7 +42,9 @@
 #![warn(missing_docs)]
 
 mod admin_token;
+mod canary;
 mod change_log;
+mod checked;
 mod credential;
 mod embed_secret;
 mod error;

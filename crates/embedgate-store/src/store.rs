@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
-use crate::admin_token::{AdminToken, CreatedAdminToken, NewAdminToken};
+use crate::admin_token::{AdminToken, CreatedAdminToken, NewAdminToken, Role};
 use crate::change_log::{AuditFilter, AuditPage, ChangeEntry, Page, SubjectKind};
+use crate::checked::{Actor, MetaUpdate, NewSecret, NewToken, NewValue, PutSecret};
 use crate::credential::{Credential, CredentialUpdate, NewCredential, PutCredential, PutOutcome};
 use crate::embed_secret::{
     CreatedEmbedSecret, EmbedKeyMaterial, EmbedSecret, EmbedSecretUpdate, NewEmbedSecret,
@@ -20,7 +21,7 @@ use crate::lookup::Lookup;
 use crate::maintenance::{PurgedSecret, RotationReport, StoreOptions};
 use crate::master_key::MasterKey;
 use crate::postgres::PostgresBackend;
-use crate::sqlite::{MetaUpdate, SqliteBackend};
+use crate::sqlite::{Row, SqliteBackend};
 
 /// The secret store. Cheap to clone (an `Arc`), `Send + Sync`.
 ///
@@ -41,7 +42,9 @@ enum Backend {
     Postgres(Box<PostgresBackend>),
 }
 
-/// Forwards a call to whichever backend is open.
+/// Forwards a call to whichever backend is open. Arguments a caller gives
+/// are checked (see `checked.rs`) before they are forwarded: the backends
+/// only run SQL.
 macro_rules! dispatch {
     ($self:ident, $b:ident => $e:expr) => {
         match &*$self.backend {
@@ -119,7 +122,10 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<CreatedEmbedSecret, StoreError> {
-        let (row, value) = dispatch!(self, b => b.create_embed_secret(new, actor, now))?;
+        let actor = Actor::new(actor)?;
+        let value = embedgate_core::generate_secret(&mut rand::rngs::OsRng);
+        let new = NewSecret::embed(new, &value, &actor, now)?;
+        let row = dispatch!(self, b => b.create(&new, &actor, now))?;
         Ok(CreatedEmbedSecret {
             secret: row.into_embed_secret(),
             value,
@@ -139,7 +145,7 @@ impl Store {
     /// Embed secrets whose name or description contains `query`, ignoring
     /// case (an empty query matches all).
     pub fn search_embed_secrets(&self, query: &str) -> Result<Vec<EmbedSecret>, StoreError> {
-        let rows = dispatch!(self, b => b.list(EMBED, Some(query)))?;
+        let rows = self.search(EMBED, query)?;
         Ok(rows.into_iter().map(|r| r.into_embed_secret()).collect())
     }
 
@@ -151,15 +157,9 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<EmbedSecret, StoreError> {
-        let u = MetaUpdate {
-            name: update.name.clone(),
-            description: update.description.clone(),
-            environment: update.environment.clone(),
-            scopes: update.scopes.clone(),
-            expires_at: update.expires_at,
-            ..MetaUpdate::default()
-        };
-        Ok(dispatch!(self, b => b.update(EMBED, lookup, &u, actor, now))?.into_embed_secret())
+        let actor = Actor::new(actor)?;
+        let u = MetaUpdate::embed(update)?;
+        Ok(dispatch!(self, b => b.update(EMBED, lookup, &u, &actor, now))?.into_embed_secret())
     }
 
     /// Renames an embed secret (names stay unique).
@@ -244,10 +244,8 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<EmbedSecret, StoreError> {
-        Ok(
-            dispatch!(self, b => b.set_active(EMBED, lookup, false, actor, now))?
-                .into_embed_secret(),
-        )
+        self.set_active(EMBED, lookup, false, actor, now)
+            .map(Row::into_embed_secret)
     }
 
     /// Reactivates an embed secret; `expired_cannot_activate` if it expired.
@@ -257,10 +255,8 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<EmbedSecret, StoreError> {
-        Ok(
-            dispatch!(self, b => b.set_active(EMBED, lookup, true, actor, now))?
-                .into_embed_secret(),
-        )
+        self.set_active(EMBED, lookup, true, actor, now)
+            .map(Row::into_embed_secret)
     }
 
     /// Deletes an embed secret permanently; returns what it was.
@@ -270,7 +266,8 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<EmbedSecret, StoreError> {
-        Ok(dispatch!(self, b => b.delete(EMBED, lookup, actor, now))?.into_embed_secret())
+        let actor = Actor::new(actor)?;
+        Ok(dispatch!(self, b => b.delete(EMBED, lookup, &actor, now))?.into_embed_secret())
     }
 
     /// An embed secret's change log, oldest first (also after deletion, by
@@ -331,7 +328,9 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<Credential, StoreError> {
-        Ok(dispatch!(self, b => b.create_credential(new, value, actor, now))?.into_credential())
+        let actor = Actor::new(actor)?;
+        let new = NewSecret::credential(new, value, &actor, now)?;
+        Ok(dispatch!(self, b => b.create(&new, &actor, now))?.into_credential())
     }
 
     /// Creates the credential, or replaces its value if the name exists (see
@@ -343,7 +342,15 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<PutOutcome, StoreError> {
-        let (row, created) = dispatch!(self, b => b.put_credential(put, value, actor, now))?;
+        let actor = Actor::new(actor)?;
+        let put = PutSecret::new(put, value, &actor, now, |name| {
+            match dispatch!(self, b => b.get(CREDENTIAL, &Lookup::name(name))) {
+                Ok(_) => Ok(true),
+                Err(StoreError::NotFound { .. }) => Ok(false),
+                Err(e) => Err(e),
+            }
+        })?;
+        let (row, created) = dispatch!(self, b => b.put_credential(&put, &actor, now))?;
         Ok(PutOutcome {
             credential: row.into_credential(),
             created,
@@ -360,8 +367,10 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<Credential, StoreError> {
+        let actor = Actor::new(actor)?;
+        let value = NewValue::new(value, expires_at, now)?;
         Ok(
-            dispatch!(self, b => b.replace_credential_value(lookup, value, expires_at, actor, now))?
+            dispatch!(self, b => b.replace_credential_value(lookup, &value, &actor, now))?
                 .into_credential(),
         )
     }
@@ -378,7 +387,7 @@ impl Store {
 
     /// Credentials whose name or description contains `query`, ignoring case.
     pub fn search_credentials(&self, query: &str) -> Result<Vec<Credential>, StoreError> {
-        let rows = dispatch!(self, b => b.list(CREDENTIAL, Some(query)))?;
+        let rows = self.search(CREDENTIAL, query)?;
         Ok(rows.into_iter().map(|r| r.into_credential()).collect())
     }
 
@@ -390,16 +399,9 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<Credential, StoreError> {
-        let u = MetaUpdate {
-            name: update.name.clone(),
-            description: update.description.clone(),
-            token_type: update.token_type,
-            issuer: update.issuer.clone(),
-            scopes: update.scopes.clone(),
-            expires_at: update.expires_at,
-            ..MetaUpdate::default()
-        };
-        Ok(dispatch!(self, b => b.update(CREDENTIAL, lookup, &u, actor, now))?.into_credential())
+        let actor = Actor::new(actor)?;
+        let u = MetaUpdate::credential(update)?;
+        Ok(dispatch!(self, b => b.update(CREDENTIAL, lookup, &u, &actor, now))?.into_credential())
     }
 
     /// Deactivates a credential.
@@ -409,10 +411,8 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<Credential, StoreError> {
-        Ok(
-            dispatch!(self, b => b.set_active(CREDENTIAL, lookup, false, actor, now))?
-                .into_credential(),
-        )
+        self.set_active(CREDENTIAL, lookup, false, actor, now)
+            .map(Row::into_credential)
     }
 
     /// Reactivates a credential; `expired_cannot_activate` if it expired.
@@ -422,10 +422,8 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<Credential, StoreError> {
-        Ok(
-            dispatch!(self, b => b.set_active(CREDENTIAL, lookup, true, actor, now))?
-                .into_credential(),
-        )
+        self.set_active(CREDENTIAL, lookup, true, actor, now)
+            .map(Row::into_credential)
     }
 
     /// Deletes a credential permanently.
@@ -435,7 +433,8 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<Credential, StoreError> {
-        Ok(dispatch!(self, b => b.delete(CREDENTIAL, lookup, actor, now))?.into_credential())
+        let actor = Actor::new(actor)?;
+        Ok(dispatch!(self, b => b.delete(CREDENTIAL, lookup, &actor, now))?.into_credential())
     }
 
     /// A credential's change log, oldest first.
@@ -477,7 +476,9 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<CreatedAdminToken, StoreError> {
-        dispatch!(self, b => b.create_admin_token(new, actor, now))
+        let actor = Actor::new(actor)?;
+        let new = NewToken::new(new, &actor, now)?;
+        dispatch!(self, b => b.create_admin_token(&new, &actor, now))
     }
 
     /// Creates an owner token named `name` if the store has no admin token
@@ -488,7 +489,19 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<Option<CreatedAdminToken>, StoreError> {
-        dispatch!(self, b => b.create_first_owner_token(name, actor, now))
+        let actor = Actor::new(actor)?;
+        let new = NewAdminToken {
+            name: name.to_owned(),
+            role: Role::Owner,
+        };
+        let new = match NewToken::new(&new, &actor, now) {
+            Ok(new) => new,
+            // The name matters only when the token is created: once any
+            // token exists the answer is `None`, whatever the name.
+            Err(e) if self.list_admin_tokens()?.is_empty() => return Err(e),
+            Err(_) => return Ok(None),
+        };
+        dispatch!(self, b => b.create_first_owner_token(&new, &actor, now))
     }
 
     /// Every admin token's metadata, by name.
@@ -515,7 +528,8 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<AdminToken, StoreError> {
-        dispatch!(self, b => b.revoke_admin_token(id_or_name, actor, now))
+        let actor = Actor::new(actor)?;
+        dispatch!(self, b => b.revoke_admin_token(id_or_name, &actor, now))
     }
 
     // ----- store-wide -----
@@ -528,7 +542,8 @@ impl Store {
     /// Deletes every secret that expired at least the purge delay (30 days
     /// by default) before `now`, logging each. Call it periodically.
     pub fn purge_expired(&self, actor: &str, now: i64) -> Result<Vec<PurgedSecret>, StoreError> {
-        dispatch!(self, b => b.purge_expired(actor, now))
+        let actor = Actor::new(actor)?;
+        dispatch!(self, b => b.purge_expired(&actor, now))
     }
 
     /// Re-encrypts every value under `new_key`, atomically; afterwards this
@@ -541,7 +556,8 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<RotationReport, StoreError> {
-        dispatch!(self, b => b.rotate_master_key(new_key, actor, now))
+        let actor = Actor::new(actor)?;
+        dispatch!(self, b => b.rotate_master_key(new_key, &actor, now))
     }
 
     /// The decrypted value of an embed secret. Not for normal use (values
@@ -552,5 +568,35 @@ impl Store {
         lookup: &Lookup,
     ) -> Result<Zeroizing<String>, StoreError> {
         dispatch!(self, b => b.reveal(EMBED, lookup))
+    }
+
+    fn set_active(
+        &self,
+        kind: SubjectKind,
+        lookup: &Lookup,
+        active: bool,
+        actor: &str,
+        now: i64,
+    ) -> Result<Row, StoreError> {
+        let actor = Actor::new(actor)?;
+        dispatch!(self, b => b.set_active(kind, lookup, active, &actor, now))
+    }
+
+    /// The rows of `kind` whose name or description contains `query`,
+    /// ignoring case. Filtered here rather than in SQL: SQLite's lower()
+    /// only folds ASCII, and a store holds hundreds of secrets, not
+    /// millions.
+    fn search(&self, kind: SubjectKind, query: &str) -> Result<Vec<Row>, StoreError> {
+        let rows = dispatch!(self, b => b.list(kind))?;
+        let q = query.to_lowercase();
+        if q.is_empty() {
+            return Ok(rows);
+        }
+        Ok(rows
+            .into_iter()
+            .filter(|r| {
+                r.name.to_lowercase().contains(&q) || r.description.to_lowercase().contains(&q)
+            })
+            .collect())
     }
 }

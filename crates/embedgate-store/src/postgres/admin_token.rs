@@ -5,13 +5,10 @@ use postgres::GenericClient;
 
 use super::change_log::{record, Change};
 use super::{PostgresBackend, WriteTx};
-use crate::admin_token::{
-    self, AdminToken, CreatedAdminToken, NewAdminToken, Role, ADMIN_TOKEN_ID_PREFIX,
-};
-use crate::change_log::{ChangeAction, FieldChange, SubjectKind};
+use crate::admin_token::{self, AdminToken, CreatedAdminToken, Role};
+use crate::change_log::{ChangeAction, SubjectKind};
+use crate::checked::{Actor, NewToken};
 use crate::error::StoreError;
-use crate::fields;
-use crate::ids;
 
 const KIND: SubjectKind = SubjectKind::AdminToken;
 const COLUMNS: &str = "id, name, role, created_by, created_at, last_used_at";
@@ -47,29 +44,17 @@ fn find(c: &mut impl GenericClient, id_or_name: &str) -> Result<Option<AdminToke
 
 fn insert(
     w: &mut WriteTx<'_>,
-    new: &NewAdminToken,
-    actor: &str,
+    new: &NewToken,
+    actor: &Actor,
     now: i64,
 ) -> Result<CreatedAdminToken, StoreError> {
-    let name = fields::name(&new.name)?;
-    if find(&mut w.tx, &name)?.is_some_and(|t| t.name.eq_ignore_ascii_case(&name)) {
+    let token = &new.token;
+    if find(&mut w.tx, &token.name)?.is_some_and(|t| t.name.eq_ignore_ascii_case(&token.name)) {
         return Err(StoreError::NameTaken {
             kind: KIND.noun(),
-            name,
+            name: token.name.clone(),
         });
     }
-    let value = admin_token::generate();
-    let lookup = admin_token::lookup_key(&value)
-        .ok_or_else(|| StoreError::Storage("generated admin token has the wrong shape".into()))?;
-    let token = AdminToken {
-        id: ids::new_row_id(ADMIN_TOKEN_ID_PREFIX),
-        name,
-        role: new.role,
-        created_by: actor.to_owned(),
-        created_at: now,
-        last_used_at: None,
-    };
-    let hash = admin_token::hash(&value);
     w.tx.execute(
         "INSERT INTO admin_tokens (id, name, role, lookup, token_hash, created_by, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -77,8 +62,8 @@ fn insert(
             &token.id,
             &token.name,
             &token.role.as_str(),
-            &lookup,
-            &&hash[..],
+            &new.lookup,
+            &&new.hash[..],
             &token.created_by,
             &token.created_at,
         ],
@@ -92,33 +77,31 @@ fn insert(
             kind: KIND,
             subject_id: &token.id,
             subject_name: &token.name,
-            changes: vec![
-                FieldChange::new("name", None, Some(token.name.clone())),
-                FieldChange::new("role", None, Some(token.role.as_str().to_owned())),
-            ],
+            changes: admin_token::logged_fields(token, true),
         },
     )?;
-    Ok(CreatedAdminToken { token, value })
+    Ok(CreatedAdminToken {
+        token: token.clone(),
+        value: new.value.clone(),
+    })
 }
 
 impl PostgresBackend {
     pub(crate) fn create_admin_token(
         &self,
-        new: &NewAdminToken,
-        actor: &str,
+        new: &NewToken,
+        actor: &Actor,
         now: i64,
     ) -> Result<CreatedAdminToken, StoreError> {
-        let actor = fields::actor(actor)?;
-        self.write(|w, _| insert(w, new, &actor, now))
+        self.write(|w, _| insert(w, new, actor, now))
     }
 
     pub(crate) fn create_first_owner_token(
         &self,
-        name: &str,
-        actor: &str,
+        new: &NewToken,
+        actor: &Actor,
         now: i64,
     ) -> Result<Option<CreatedAdminToken>, StoreError> {
-        let actor = fields::actor(actor)?;
         self.write(|w, _| {
             let any: i64 =
                 w.tx.query_one("SELECT count(*) FROM admin_tokens", &[])?
@@ -126,11 +109,7 @@ impl PostgresBackend {
             if any > 0 {
                 return Ok(None);
             }
-            let new = NewAdminToken {
-                name: name.to_owned(),
-                role: Role::Owner,
-            };
-            insert(w, &new, &actor, now).map(Some)
+            insert(w, new, actor, now).map(Some)
         })
     }
 
@@ -193,10 +172,9 @@ impl PostgresBackend {
     pub(crate) fn revoke_admin_token(
         &self,
         id_or_name: &str,
-        actor: &str,
+        actor: &Actor,
         now: i64,
     ) -> Result<AdminToken, StoreError> {
-        let actor = fields::actor(actor)?;
         self.write(|w, _| {
             let token = find(&mut w.tx, id_or_name)?.ok_or_else(|| StoreError::NotFound {
                 kind: KIND.noun(),
@@ -221,15 +199,12 @@ impl PostgresBackend {
                 w,
                 Change {
                     at: now,
-                    actor: &actor,
+                    actor,
                     action: ChangeAction::Delete,
                     kind: KIND,
                     subject_id: &token.id,
                     subject_name: &token.name,
-                    changes: vec![
-                        FieldChange::new("name", Some(token.name.clone()), None),
-                        FieldChange::new("role", Some(token.role.as_str().to_owned()), None),
-                    ],
+                    changes: admin_token::logged_fields(&token, false),
                 },
             )?;
             Ok(token)

@@ -5,22 +5,13 @@ use postgres::GenericClient;
 
 use super::row;
 use super::{PostgresBackend, WriteTx};
+pub(super) use crate::change_log::Change;
 use crate::change_log::{
-    AuditFilter, AuditPage, ChangeAction, ChangeEntry, FieldChange, Page, SubjectKind,
+    AuditFilter, AuditPage, AuditParam, AuditQuery, ChangeAction, ChangeEntry, Page, SubjectKind,
+    ENTRY_COLUMNS,
 };
 use crate::error::StoreError;
 use crate::lookup::Lookup;
-
-/// One change about to be recorded.
-pub(super) struct Change<'a> {
-    pub at: i64,
-    pub actor: &'a str,
-    pub action: ChangeAction,
-    pub kind: SubjectKind,
-    pub subject_id: &'a str,
-    pub subject_name: &'a str,
-    pub changes: Vec<FieldChange>,
-}
 
 /// Appends `c` to the log and bumps the revision (and so the notification).
 pub(super) fn record(w: &mut WriteTx<'_>, c: Change<'_>) -> Result<(), StoreError> {
@@ -71,8 +62,6 @@ pub(super) fn record(w: &mut WriteTx<'_>, c: Change<'_>) -> Result<(), StoreErro
     w.bump_revision(c.subject_id)
 }
 
-const ENTRY_COLUMNS: &str = "seq, at, actor, action, kind, subject_id, subject_name, changes";
-
 fn entry_from_pg(r: &postgres::Row) -> Result<ChangeEntry, StoreError> {
     let bad = |what: &str| StoreError::Storage(format!("bad {what} in the change log"));
     let action: String = r.try_get(3)?;
@@ -90,8 +79,6 @@ fn entry_from_pg(r: &postgres::Row) -> Result<ChangeEntry, StoreError> {
     })
 }
 
-const MAX_PAGE: u32 = 1000;
-
 fn query(
     c: &mut impl GenericClient,
     sql: &str,
@@ -100,66 +87,19 @@ fn query(
     c.query(sql, params)?.iter().map(entry_from_pg).collect()
 }
 
-/// A filter value of either type.
-enum Param {
-    Int(i64),
-    Text(String),
-}
-
 impl PostgresBackend {
     pub(crate) fn audit(&self, filter: &AuditFilter, page: Page) -> Result<AuditPage, StoreError> {
-        let mut conds = vec!["seq > $1".to_owned()];
-        let mut params: Vec<Param> = vec![Param::Int(
-            page.after
-                .map_or(0, |a| i64::try_from(a).unwrap_or(i64::MAX)),
-        )];
-        let mut add = |cond: &str, v: Param| {
-            params.push(v);
-            conds.push(format!("{cond} ${}", params.len()));
-        };
-        if let Some(k) = filter.kind {
-            add("kind =", Param::Text(k.as_str().into()));
-        }
-        if let Some(id) = &filter.subject_id {
-            add("subject_id =", Param::Text(id.clone()));
-        }
-        if let Some(a) = &filter.actor {
-            add("actor =", Param::Text(a.clone()));
-        }
-        if let Some(a) = filter.action {
-            add("action =", Param::Text(a.as_str().into()));
-        }
-        if let Some(t) = filter.since {
-            add("at >=", Param::Int(t));
-        }
-        if let Some(t) = filter.until {
-            add("at <", Param::Int(t));
-        }
-        let limit = page.limit.clamp(1, MAX_PAGE);
-        let sql = format!(
-            "SELECT {ENTRY_COLUMNS} FROM change_log WHERE {} ORDER BY seq LIMIT {}",
-            conds.join(" AND "),
-            limit + 1
-        );
-        let refs: Vec<&(dyn ToSql + Sync)> = params
+        let q = AuditQuery::new(filter, page, '$');
+        let params: Vec<&(dyn ToSql + Sync)> = q
+            .params
             .iter()
             .map(|p| match p {
-                Param::Int(i) => i as &(dyn ToSql + Sync),
-                Param::Text(t) => t as &(dyn ToSql + Sync),
+                AuditParam::Int(i) => i as &(dyn ToSql + Sync),
+                AuditParam::Text(t) => t as &(dyn ToSql + Sync),
             })
             .collect();
-        let mut entries = self.read(|tx, _| query(tx, &sql, &refs))?;
-        let more = entries.len() > limit as usize;
-        entries.truncate(limit as usize);
-        let next_after = if more {
-            entries.last().map(|e| e.seq)
-        } else {
-            None
-        };
-        Ok(AuditPage {
-            entries,
-            next_after,
-        })
+        let entries = self.read(|tx, _| query(tx, &q.sql, &params))?;
+        Ok(q.page(entries))
     }
 
     /// A secret's whole history, oldest first; works after deletion too.

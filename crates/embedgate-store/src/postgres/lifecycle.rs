@@ -7,20 +7,16 @@ use zeroize::Zeroizing;
 use super::change_log::{record, Change};
 use super::row::{self, Row};
 use super::{read_revision, PostgresBackend, WriteTx};
-use crate::change_log::{ChangeAction, FieldChange, SubjectKind};
-use crate::credential::{NewCredential, PutCredential};
-use crate::embed_secret::{EmbedKeyMaterial, NewEmbedSecret};
+use crate::change_log::{ChangeAction, SubjectKind};
+use crate::checked::{Actor, MetaUpdate, NewSecret, NewValue, PutSecret};
+use crate::embed_secret::EmbedKeyMaterial;
 use crate::error::StoreError;
-use crate::fields;
-use crate::fingerprint::fingerprint;
-use crate::ids;
 use crate::lifecycle_rules::{
-    blank_row, check_future, diff_metadata, scopes_json, scopes_text, time_text, validate_update,
-    MetaDiff, MetaUpdate,
+    activation, creation_changes, deletion_changes, diff_metadata, replace_value, scopes_json,
+    sealed_new_row, MetaDiff,
 };
 use crate::lookup::Lookup;
 use crate::master_key::MasterKey;
-use crate::sealed::{self, RowBinding};
 
 fn ensure_name_free(
     c: &mut impl GenericClient,
@@ -75,108 +71,38 @@ fn insert(w: &mut WriteTx<'_>, r: &Row) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Builds, seals and inserts a new row, and logs its creation.
-#[allow(clippy::too_many_arguments)]
-fn create_row(
+/// Seals and inserts a new row, and logs its creation.
+fn create_tx(
     w: &mut WriteTx<'_>,
     key: &MasterKey,
-    kind: SubjectKind,
-    mut r: Row,
-    value: &str,
-    actor: &str,
+    new: &NewSecret<'_>,
+    actor: &Actor,
     now: i64,
 ) -> Result<Row, StoreError> {
-    ensure_name_free(&mut w.tx, kind, &r.name, None)?;
-    r.sealed = sealed::seal(
-        key,
-        RowBinding {
-            kind: kind.as_str(),
-            id: &r.id,
-            version: 1,
-        },
-        value.as_bytes(),
-    )?;
+    ensure_name_free(&mut w.tx, new.row.kind, &new.row.name, None)?;
+    let r = sealed_new_row(new, key)?;
     insert(w, &r)?;
-    let mut changes = vec![FieldChange::new("name", None, Some(r.name.clone()))];
-    if let Some(c) = &r.client_id {
-        changes.push(FieldChange::new("client_id", None, Some(c.clone())));
-    }
-    for (field, v) in [
-        ("description", &r.description),
-        ("environment", &r.environment),
-        ("issuer", &r.issuer),
-    ] {
-        if !v.is_empty() {
-            changes.push(FieldChange::new(field, None, Some(v.clone())));
-        }
-    }
-    if let Some(t) = &r.token_type {
-        changes.push(FieldChange::new("token_type", None, Some(t.clone())));
-    }
-    if !r.scopes.is_empty() {
-        changes.push(FieldChange::new("scopes", None, scopes_text(&r.scopes)));
-    }
-    if r.expires_at.is_some() {
-        changes.push(FieldChange::new(
-            "expires_at",
-            None,
-            time_text(r.expires_at),
-        ));
-    }
-    changes.push(FieldChange::new(
-        "fingerprint",
-        None,
-        Some(r.fingerprint.clone()),
-    ));
     record(
         w,
         Change {
             at: now,
             actor,
             action: ChangeAction::Create,
-            kind,
+            kind: r.kind,
             subject_id: &r.id,
             subject_name: &r.name,
-            changes,
+            changes: creation_changes(&r),
         },
     )?;
     Ok(r)
-}
-
-fn create_credential_tx(
-    w: &mut WriteTx<'_>,
-    key: &MasterKey,
-    new: &NewCredential,
-    value: &str,
-    actor: &str,
-    now: i64,
-) -> Result<Row, StoreError> {
-    let name = fields::name(&new.name)?;
-    let mut r = blank_row(
-        SubjectKind::Credential,
-        ids::new_row_id(ids::CREDENTIAL_ID_PREFIX),
-        name,
-        key,
-        actor,
-        now,
-    );
-    r.description = fields::description(&new.description)?;
-    r.token_type = Some(new.token_type.as_str().to_owned());
-    r.issuer = fields::issuer(&new.issuer)?;
-    r.scopes = fields::scopes(&new.scopes)?;
-    check_future(new.expires_at, now)?;
-    r.expires_at = new.expires_at;
-    fields::credential_value(value)?;
-    r.fingerprint = fingerprint(value);
-    create_row(w, key, SubjectKind::Credential, r, value, actor, now)
 }
 
 fn update_tx(
     w: &mut WriteTx<'_>,
     kind: SubjectKind,
     lookup: &Lookup,
-    u: MetaUpdate,
-    actor: &str,
+    u: &MetaUpdate,
+    actor: &Actor,
     now: i64,
 ) -> Result<Row, StoreError> {
     let old = row::require(&mut w.tx, kind, lookup)?;
@@ -222,34 +148,16 @@ fn update_tx(
     Ok(new)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn replace_value_tx(
     w: &mut WriteTx<'_>,
     key: &MasterKey,
     lookup: &Lookup,
-    value: &str,
-    expires_at: Option<i64>,
-    actor: &str,
+    value: &NewValue<'_>,
+    actor: &Actor,
     now: i64,
 ) -> Result<Row, StoreError> {
-    fields::credential_value(value)?;
-    check_future(expires_at, now)?;
     let old = row::require(&mut w.tx, SubjectKind::Credential, lookup)?;
-    let mut new = old.clone();
-    new.version = old.version + 1;
-    new.sealed = sealed::seal(
-        key,
-        RowBinding {
-            kind: SubjectKind::Credential.as_str(),
-            id: &old.id,
-            version: new.version,
-        },
-        value.as_bytes(),
-    )?;
-    new.key_id = key.id().to_owned();
-    new.fingerprint = fingerprint(value);
-    new.expires_at = expires_at;
-    new.updated_at = now;
+    let (new, changes) = replace_value(&old, value, key, now)?;
     w.tx.execute(
         "UPDATE secrets SET value_version = $2, nonce = $3, ciphertext = $4, key_id = $5, \
          fingerprint = $6, expires_at = $7, updated_at = $8 WHERE id = $1",
@@ -264,25 +172,6 @@ fn replace_value_tx(
             &new.updated_at,
         ],
     )?;
-    let mut changes = vec![
-        FieldChange::new(
-            "value_version",
-            Some(old.version.to_string()),
-            Some(new.version.to_string()),
-        ),
-        FieldChange::new(
-            "fingerprint",
-            Some(old.fingerprint.clone()),
-            Some(new.fingerprint.clone()),
-        ),
-    ];
-    if old.expires_at != new.expires_at {
-        changes.push(FieldChange::new(
-            "expires_at",
-            time_text(old.expires_at),
-            time_text(new.expires_at),
-        ));
-    }
     record(
         w,
         Change {
@@ -299,89 +188,33 @@ fn replace_value_tx(
 }
 
 impl PostgresBackend {
-    pub(crate) fn create_embed_secret(
+    pub(crate) fn create(
         &self,
-        new: &NewEmbedSecret,
-        actor: &str,
-        now: i64,
-    ) -> Result<(Row, Zeroizing<String>), StoreError> {
-        let actor = fields::actor(actor)?;
-        let name = fields::name(&new.name)?;
-        let description = fields::description(&new.description)?;
-        let environment = fields::environment(&new.environment)?;
-        let scopes = fields::scopes(&new.scopes)?;
-        check_future(new.expires_at, now)?;
-        let value = embedgate_core::generate_secret(&mut rand::rngs::OsRng);
-        let r = self.write(|w, key| {
-            let mut r = blank_row(
-                SubjectKind::EmbedSecret,
-                ids::new_row_id(ids::EMBED_ID_PREFIX),
-                name.clone(),
-                key,
-                &actor,
-                now,
-            );
-            r.client_id = Some(ids::new_client_id());
-            r.description = description.clone();
-            r.environment = environment.clone();
-            r.scopes = scopes.clone();
-            r.expires_at = new.expires_at;
-            r.fingerprint = fingerprint(&value);
-            create_row(w, key, SubjectKind::EmbedSecret, r, &value, &actor, now)
-        })?;
-        Ok((r, value))
-    }
-
-    pub(crate) fn create_credential(
-        &self,
-        new: &NewCredential,
-        value: &str,
-        actor: &str,
+        new: &NewSecret<'_>,
+        actor: &Actor,
         now: i64,
     ) -> Result<Row, StoreError> {
-        let actor = fields::actor(actor)?;
-        self.write(|w, key| create_credential_tx(w, key, new, value, &actor, now))
+        self.write(|w, key| create_tx(w, key, new, actor, now))
     }
 
     pub(crate) fn put_credential(
         &self,
-        put: &PutCredential,
-        value: &str,
-        actor: &str,
+        put: &PutSecret<'_>,
+        actor: &Actor,
         now: i64,
     ) -> Result<(Row, bool), StoreError> {
-        let actor = fields::actor(actor)?;
-        let name = fields::name(&put.name)?;
-        let update = validate_update(&MetaUpdate {
-            description: put.description.clone(),
-            token_type: put.token_type,
-            issuer: put.issuer.clone(),
-            scopes: put.scopes.clone(),
-            ..MetaUpdate::default()
-        })?;
         self.write(|w, key| {
-            let lookup = Lookup::Name(name.clone());
+            let lookup = Lookup::Name(put.create.row.name.clone());
             if row::find(&mut w.tx, SubjectKind::Credential, &lookup)?.is_none() {
-                let new = NewCredential {
-                    name: name.clone(),
-                    description: put.description.clone().unwrap_or_default(),
-                    token_type: put.token_type.unwrap_or_default(),
-                    issuer: put.issuer.clone().unwrap_or_default(),
-                    scopes: put.scopes.clone().unwrap_or_default(),
-                    expires_at: put.expires_at,
-                };
-                return Ok((
-                    create_credential_tx(w, key, &new, value, &actor, now)?,
-                    true,
-                ));
+                return Ok((create_tx(w, key, &put.create, actor, now)?, true));
             }
-            let r = replace_value_tx(w, key, &lookup, value, put.expires_at, &actor, now)?;
+            let r = replace_value_tx(w, key, &lookup, &put.replace, actor, now)?;
             let r = update_tx(
                 w,
                 SubjectKind::Credential,
                 &Lookup::Id(r.id),
-                validate_update(&update)?,
-                &actor,
+                &put.update,
+                actor,
                 now,
             )?;
             Ok((r, false))
@@ -391,36 +224,19 @@ impl PostgresBackend {
     pub(crate) fn replace_credential_value(
         &self,
         lookup: &Lookup,
-        value: &str,
-        expires_at: Option<i64>,
-        actor: &str,
+        value: &NewValue<'_>,
+        actor: &Actor,
         now: i64,
     ) -> Result<Row, StoreError> {
-        let actor = fields::actor(actor)?;
-        self.write(|w, key| replace_value_tx(w, key, lookup, value, expires_at, &actor, now))
+        self.write(|w, key| replace_value_tx(w, key, lookup, value, actor, now))
     }
 
     pub(crate) fn get(&self, kind: SubjectKind, lookup: &Lookup) -> Result<Row, StoreError> {
         self.read(|tx, _| row::require(tx, kind, lookup))
     }
 
-    pub(crate) fn list(
-        &self,
-        kind: SubjectKind,
-        search: Option<&str>,
-    ) -> Result<Vec<Row>, StoreError> {
-        let rows = self.read(|tx, _| row::all(tx, kind))?;
-        // Filtered here rather than in SQL: SQLite's lower() only folds
-        // ASCII, and a store holds hundreds of secrets, not millions.
-        Ok(match search.map(str::to_lowercase) {
-            Some(q) if !q.is_empty() => rows
-                .into_iter()
-                .filter(|r| {
-                    r.name.to_lowercase().contains(&q) || r.description.to_lowercase().contains(&q)
-                })
-                .collect(),
-            _ => rows,
-        })
+    pub(crate) fn list(&self, kind: SubjectKind) -> Result<Vec<Row>, StoreError> {
+        self.read(|tx, _| row::all(tx, kind))
     }
 
     pub(crate) fn update(
@@ -428,12 +244,10 @@ impl PostgresBackend {
         kind: SubjectKind,
         lookup: &Lookup,
         update: &MetaUpdate,
-        actor: &str,
+        actor: &Actor,
         now: i64,
     ) -> Result<Row, StoreError> {
-        let actor = fields::actor(actor)?;
-        let update = validate_update(update)?;
-        self.write(|w, _| update_tx(w, kind, lookup, validate_update(&update)?, &actor, now))
+        self.write(|w, _| update_tx(w, kind, lookup, update, actor, now))
     }
 
     pub(crate) fn set_active(
@@ -441,45 +255,36 @@ impl PostgresBackend {
         kind: SubjectKind,
         lookup: &Lookup,
         active: bool,
-        actor: &str,
+        actor: &Actor,
         now: i64,
     ) -> Result<Row, StoreError> {
-        let actor = fields::actor(actor)?;
         self.write(|w, _| {
-            let mut r = row::require(&mut w.tx, kind, lookup)?;
-            if active && r.is_expired(now) {
-                return Err(StoreError::ExpiredCannotActivate { id: r.id });
-            }
-            if r.active == active {
-                return Ok(r);
-            }
+            let old = row::require(&mut w.tx, kind, lookup)?;
+            let Some(MetaDiff {
+                new,
+                changes,
+                action,
+            }) = activation(&old, active, now)?
+            else {
+                return Ok(old);
+            };
             w.tx.execute(
                 "UPDATE secrets SET active = $2, updated_at = $3 WHERE id = $1",
-                &[&r.id, &active, &now],
+                &[&new.id, &new.active, &new.updated_at],
             )?;
             record(
                 w,
                 Change {
                     at: now,
-                    actor: &actor,
-                    action: if active {
-                        ChangeAction::Activate
-                    } else {
-                        ChangeAction::Deactivate
-                    },
+                    actor,
+                    action,
                     kind,
-                    subject_id: &r.id,
-                    subject_name: &r.name,
-                    changes: vec![FieldChange::new(
-                        "active",
-                        Some(r.active.to_string()),
-                        Some(active.to_string()),
-                    )],
+                    subject_id: &new.id,
+                    subject_name: &new.name,
+                    changes,
                 },
             )?;
-            r.active = active;
-            r.updated_at = now;
-            Ok(r)
+            Ok(new)
         })
     }
 
@@ -487,27 +292,22 @@ impl PostgresBackend {
         &self,
         kind: SubjectKind,
         lookup: &Lookup,
-        actor: &str,
+        actor: &Actor,
         now: i64,
     ) -> Result<Row, StoreError> {
-        let actor = fields::actor(actor)?;
         self.write(|w, _| {
             let r = row::require(&mut w.tx, kind, lookup)?;
             w.tx.execute("DELETE FROM secrets WHERE id = $1", &[&r.id])?;
-            let mut changes = vec![FieldChange::new("name", Some(r.name.clone()), None)];
-            if let Some(c) = &r.client_id {
-                changes.push(FieldChange::new("client_id", Some(c.clone()), None));
-            }
             record(
                 w,
                 Change {
                     at: now,
-                    actor: &actor,
+                    actor,
                     action: ChangeAction::Delete,
                     kind,
                     subject_id: &r.id,
                     subject_name: &r.name,
-                    changes,
+                    changes: deletion_changes(&r),
                 },
             )?;
             Ok(r)
@@ -531,17 +331,7 @@ impl PostgresBackend {
             let mut rows = tx.query_raw(&sql, std::iter::empty::<i64>())?;
             let mut keys = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
             while let Some(pg_row) = rows.next()? {
-                let r = row::from_pg(&pg_row)?;
-                keys.push(EmbedKeyMaterial {
-                    reactivated_at: reactivated.get(&r.id).copied(),
-                    value: r.decrypt(key)?,
-                    id: r.id,
-                    client_id: r.client_id.unwrap_or_default(),
-                    name: r.name,
-                    active: r.active,
-                    expires_at: r.expires_at,
-                    scopes: r.scopes,
-                });
+                keys.push(row::from_pg(&pg_row)?.into_key_material(key, &reactivated)?);
             }
             Ok((revision, keys))
         })
@@ -610,20 +400,11 @@ impl PostgresBackend {
                 row::COLUMNS
             );
             let reactivated = last_reactivations(tx, Some(ids))?;
-            let mut keys = Vec::with_capacity(ids.len());
-            for r in tx.query(&sql, &[&ids])? {
-                let r = row::from_pg(&r)?;
-                keys.push(EmbedKeyMaterial {
-                    reactivated_at: reactivated.get(&r.id).copied(),
-                    value: r.decrypt(key)?,
-                    id: r.id,
-                    client_id: r.client_id.unwrap_or_default(),
-                    name: r.name,
-                    active: r.active,
-                    expires_at: r.expires_at,
-                    scopes: r.scopes,
-                });
-            }
+            let keys = tx
+                .query(&sql, &[&ids])?
+                .iter()
+                .map(|r| row::from_pg(r)?.into_key_material(key, &reactivated))
+                .collect::<Result<_, _>>()?;
             Ok((revision, keys))
         })
     }

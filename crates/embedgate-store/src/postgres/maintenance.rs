@@ -4,23 +4,21 @@
 use super::change_log::{record, Change};
 use super::row;
 use super::PostgresBackend;
-use crate::change_log::{ChangeAction, FieldChange, SubjectKind};
+use crate::change_log::{ChangeAction, SubjectKind};
+use crate::checked::Actor;
 use crate::error::StoreError;
-use crate::fields;
+use crate::lifecycle_rules::{purge_entry, reseal, rotation, rotation_already_done};
 use crate::maintenance::{PurgedSecret, RotationReport};
 use crate::master_key::MasterKey;
-use crate::sealed;
 
 use super::canary;
-use crate::timestamp::format_rfc3339;
 
 impl PostgresBackend {
     pub(crate) fn purge_expired(
         &self,
-        actor: &str,
+        actor: &Actor,
         now: i64,
     ) -> Result<Vec<PurgedSecret>, StoreError> {
-        let actor = fields::actor(actor)?;
         let cutoff = now.saturating_sub(self.options.purge_after_secs);
         self.write(|w, _| {
             let rows = w
@@ -37,29 +35,21 @@ impl PostgresBackend {
                 .collect::<Result<Vec<_>, _>>()?;
             let mut purged = Vec::with_capacity(rows.len());
             for r in rows {
-                let expired_at = r.expires_at.unwrap_or(cutoff);
                 w.tx.execute("DELETE FROM secrets WHERE id = $1", &[&r.id])?;
+                let (p, changes) = purge_entry(r, cutoff);
                 record(
                     w,
                     Change {
                         at: now,
-                        actor: &actor,
+                        actor,
                         action: ChangeAction::Purge,
-                        kind: r.kind,
-                        subject_id: &r.id,
-                        subject_name: &r.name,
-                        changes: vec![
-                            FieldChange::new("name", Some(r.name.clone()), None),
-                            FieldChange::new("expires_at", Some(format_rfc3339(expired_at)), None),
-                        ],
+                        kind: p.kind,
+                        subject_id: &p.id,
+                        subject_name: &p.name,
+                        changes,
                     },
                 )?;
-                purged.push(PurgedSecret {
-                    kind: r.kind,
-                    id: r.id,
-                    name: r.name,
-                    expired_at,
-                });
+                purged.push(p);
             }
             Ok(purged)
         })
@@ -71,10 +61,9 @@ impl PostgresBackend {
     pub(crate) fn rotate_master_key(
         &self,
         new_key: MasterKey,
-        actor: &str,
+        actor: &Actor,
         now: i64,
     ) -> Result<RotationReport, StoreError> {
-        let actor = fields::actor(actor)?;
         let report = self.write(|w, old_key| {
             let rows = w
                 .tx
@@ -83,20 +72,11 @@ impl PostgresBackend {
                 .map(row::from_pg)
                 .collect::<Result<Vec<_>, _>>()?;
             if new_key.id() == old_key.id() {
-                if let Some(r) = rows.iter().find(|r| r.key_id != old_key.id()) {
-                    r.decrypt(old_key)?;
-                }
-                return Ok(RotationReport {
-                    old_key_id: old_key.id().to_owned(),
-                    new_key_id: new_key.id().to_owned(),
-                    rows_reencrypted: 0,
-                    already_current: true,
-                });
+                return rotation_already_done(&rows, old_key);
             }
             let mut count = 0u64;
             for r in &rows {
-                let value = r.decrypt(old_key)?;
-                let s = sealed::seal(&new_key, r.binding(), value.as_bytes())?;
+                let s = reseal(r, old_key, &new_key)?;
                 w.tx.execute(
                     "UPDATE secrets SET key_id = $2, nonce = $3, ciphertext = $4 WHERE id = $1",
                     &[&r.id, &new_key.id(), &s.nonce, &s.ciphertext],
@@ -115,31 +95,20 @@ impl PostgresBackend {
                  canary_nonce = excluded.canary_nonce, canary_ciphertext = excluded.canary_ciphertext",
                 &[&new_key.id(), &c.nonce, &c.ciphertext, &now],
             )?;
+            let (report, changes) = rotation(old_key, &new_key, count);
             record(
                 w,
                 Change {
                     at: now,
-                    actor: &actor,
+                    actor,
                     action: ChangeAction::RotateMasterKey,
                     kind: SubjectKind::MasterKey,
                     subject_id: new_key.id(),
                     subject_name: "master key",
-                    changes: vec![
-                        FieldChange::new(
-                            "key_id",
-                            Some(old_key.id().to_owned()),
-                            Some(new_key.id().to_owned()),
-                        ),
-                        FieldChange::new("rows_reencrypted", None, Some(count.to_string())),
-                    ],
+                    changes,
                 },
             )?;
-            Ok(RotationReport {
-                old_key_id: old_key.id().to_owned(),
-                new_key_id: new_key.id().to_owned(),
-                rows_reencrypted: count,
-                already_current: false,
-            })
+            Ok(report)
         })?;
         if !report.already_current {
             self.lock().key = new_key;

@@ -4,13 +4,10 @@ use rusqlite::{Connection, OptionalExtension as _};
 
 use super::change_log::{record, Change};
 use super::SqliteBackend;
-use crate::admin_token::{
-    self, AdminToken, CreatedAdminToken, NewAdminToken, Role, ADMIN_TOKEN_ID_PREFIX,
-};
-use crate::change_log::{ChangeAction, FieldChange, SubjectKind};
+use crate::admin_token::{self, AdminToken, CreatedAdminToken, Role};
+use crate::change_log::{ChangeAction, SubjectKind};
+use crate::checked::{Actor, NewToken};
 use crate::error::StoreError;
-use crate::fields;
-use crate::ids;
 
 const KIND: SubjectKind = SubjectKind::AdminToken;
 const COLUMNS: &str = "id, name, role, created_by, created_at, last_used_at";
@@ -48,28 +45,17 @@ fn find(conn: &Connection, id_or_name: &str) -> Result<Option<AdminToken>, Store
 
 fn insert(
     conn: &Connection,
-    new: &NewAdminToken,
-    actor: &str,
+    new: &NewToken,
+    actor: &Actor,
     now: i64,
 ) -> Result<CreatedAdminToken, StoreError> {
-    let name = fields::name(&new.name)?;
-    if find(conn, &name)?.is_some_and(|t| t.name.eq_ignore_ascii_case(&name)) {
+    let token = &new.token;
+    if find(conn, &token.name)?.is_some_and(|t| t.name.eq_ignore_ascii_case(&token.name)) {
         return Err(StoreError::NameTaken {
             kind: KIND.noun(),
-            name,
+            name: token.name.clone(),
         });
     }
-    let value = admin_token::generate();
-    let lookup = admin_token::lookup_key(&value)
-        .ok_or_else(|| StoreError::Storage("generated admin token has the wrong shape".into()))?;
-    let token = AdminToken {
-        id: ids::new_row_id(ADMIN_TOKEN_ID_PREFIX),
-        name,
-        role: new.role,
-        created_by: actor.to_owned(),
-        created_at: now,
-        last_used_at: None,
-    };
     conn.execute(
         "INSERT INTO admin_tokens (id, name, role, lookup, token_hash, created_by, created_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -77,8 +63,8 @@ fn insert(
             &token.id,
             &token.name,
             token.role.as_str(),
-            lookup,
-            &admin_token::hash(&value)[..],
+            &new.lookup,
+            &new.hash[..],
             &token.created_by,
             token.created_at,
         ),
@@ -92,43 +78,37 @@ fn insert(
             kind: KIND,
             subject_id: &token.id,
             subject_name: &token.name,
-            changes: vec![
-                FieldChange::new("name", None, Some(token.name.clone())),
-                FieldChange::new("role", None, Some(token.role.as_str().to_owned())),
-            ],
+            changes: admin_token::logged_fields(token, true),
         },
     )?;
-    Ok(CreatedAdminToken { token, value })
+    Ok(CreatedAdminToken {
+        token: token.clone(),
+        value: new.value.clone(),
+    })
 }
 
 impl SqliteBackend {
     pub(crate) fn create_admin_token(
         &self,
-        new: &NewAdminToken,
-        actor: &str,
+        new: &NewToken,
+        actor: &Actor,
         now: i64,
     ) -> Result<CreatedAdminToken, StoreError> {
-        let actor = fields::actor(actor)?;
-        self.write(|tx, _| insert(tx, new, &actor, now))
+        self.write(|tx, _| insert(tx, new, actor, now))
     }
 
     pub(crate) fn create_first_owner_token(
         &self,
-        name: &str,
-        actor: &str,
+        new: &NewToken,
+        actor: &Actor,
         now: i64,
     ) -> Result<Option<CreatedAdminToken>, StoreError> {
-        let actor = fields::actor(actor)?;
         self.write(|tx, _| {
             let any: i64 = tx.query_row("SELECT count(*) FROM admin_tokens", [], |r| r.get(0))?;
             if any > 0 {
                 return Ok(None);
             }
-            let new = NewAdminToken {
-                name: name.to_owned(),
-                role: Role::Owner,
-            };
-            insert(tx, &new, &actor, now).map(Some)
+            insert(tx, new, actor, now).map(Some)
         })
     }
 
@@ -189,10 +169,9 @@ impl SqliteBackend {
     pub(crate) fn revoke_admin_token(
         &self,
         id_or_name: &str,
-        actor: &str,
+        actor: &Actor,
         now: i64,
     ) -> Result<AdminToken, StoreError> {
-        let actor = fields::actor(actor)?;
         self.write(|tx, _| {
             let token = find(tx, id_or_name)?.ok_or_else(|| StoreError::NotFound {
                 kind: KIND.noun(),
@@ -216,15 +195,12 @@ impl SqliteBackend {
                 tx,
                 Change {
                     at: now,
-                    actor: &actor,
+                    actor,
                     action: ChangeAction::Delete,
                     kind: KIND,
                     subject_id: &token.id,
                     subject_name: &token.name,
-                    changes: vec![
-                        FieldChange::new("name", Some(token.name.clone()), None),
-                        FieldChange::new("role", Some(token.role.as_str().to_owned()), None),
-                    ],
+                    changes: admin_token::logged_fields(&token, false),
                 },
             )?;
             Ok(token)

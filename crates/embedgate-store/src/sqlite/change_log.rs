@@ -5,22 +5,13 @@ use rusqlite::Connection;
 
 use super::row;
 use super::{bump_revision, SqliteBackend};
+pub(super) use crate::change_log::Change;
 use crate::change_log::{
-    AuditFilter, AuditPage, ChangeAction, ChangeEntry, FieldChange, Page, SubjectKind,
+    AuditFilter, AuditPage, AuditParam, AuditQuery, ChangeAction, ChangeEntry, Page, SubjectKind,
+    ENTRY_COLUMNS,
 };
 use crate::error::StoreError;
 use crate::lookup::Lookup;
-
-/// One change about to be recorded.
-pub(super) struct Change<'a> {
-    pub at: i64,
-    pub actor: &'a str,
-    pub action: ChangeAction,
-    pub kind: SubjectKind,
-    pub subject_id: &'a str,
-    pub subject_name: &'a str,
-    pub changes: Vec<FieldChange>,
-}
 
 /// Appends `c` to the log and bumps the revision: every logged change is a
 /// change readers must notice, and vice versa.
@@ -42,8 +33,6 @@ pub(super) fn record(conn: &Connection, c: Change<'_>) -> Result<(), StoreError>
     )?;
     bump_revision(conn)
 }
-
-const ENTRY_COLUMNS: &str = "seq, at, actor, action, kind, subject_id, subject_name, changes";
 
 #[derive(Debug, thiserror::Error)]
 #[error("unknown action or kind in the change log")]
@@ -68,8 +57,6 @@ fn entry_from_sql(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChangeEntry> {
     })
 }
 
-const MAX_PAGE: u32 = 1000;
-
 fn query(conn: &Connection, sql: &str, params: Vec<Value>) -> Result<Vec<ChangeEntry>, StoreError> {
     let mut stmt = conn.prepare(sql)?;
     let entries = stmt
@@ -80,52 +67,17 @@ fn query(conn: &Connection, sql: &str, params: Vec<Value>) -> Result<Vec<ChangeE
 
 impl SqliteBackend {
     pub(crate) fn audit(&self, filter: &AuditFilter, page: Page) -> Result<AuditPage, StoreError> {
-        let mut conds = vec!["seq > ?1".to_owned()];
-        let mut params: Vec<Value> = vec![Value::Integer(
-            page.after
-                .map_or(0, |a| i64::try_from(a).unwrap_or(i64::MAX)),
-        )];
-        let mut add = |cond: &str, v: Value| {
-            params.push(v);
-            conds.push(format!("{cond} ?{}", params.len()));
-        };
-        if let Some(k) = filter.kind {
-            add("kind =", Value::Text(k.as_str().into()));
-        }
-        if let Some(id) = &filter.subject_id {
-            add("subject_id =", Value::Text(id.clone()));
-        }
-        if let Some(a) = &filter.actor {
-            add("actor =", Value::Text(a.clone()));
-        }
-        if let Some(a) = filter.action {
-            add("action =", Value::Text(a.as_str().into()));
-        }
-        if let Some(t) = filter.since {
-            add("at >=", Value::Integer(t));
-        }
-        if let Some(t) = filter.until {
-            add("at <", Value::Integer(t));
-        }
-        let limit = page.limit.clamp(1, MAX_PAGE);
-        // One more than asked tells whether another page follows.
-        let sql = format!(
-            "SELECT {ENTRY_COLUMNS} FROM change_log WHERE {} ORDER BY seq LIMIT {}",
-            conds.join(" AND "),
-            limit + 1
-        );
-        let mut entries = self.read(|tx, _| query(tx, &sql, params))?;
-        let more = entries.len() > limit as usize;
-        entries.truncate(limit as usize);
-        let next_after = if more {
-            entries.last().map(|e| e.seq)
-        } else {
-            None
-        };
-        Ok(AuditPage {
-            entries,
-            next_after,
-        })
+        let q = AuditQuery::new(filter, page, '?');
+        let params = q
+            .params
+            .iter()
+            .map(|p| match p {
+                AuditParam::Int(i) => Value::Integer(*i),
+                AuditParam::Text(t) => Value::Text(t.clone()),
+            })
+            .collect();
+        let entries = self.read(|tx, _| query(tx, &q.sql, params))?;
+        Ok(q.page(entries))
     }
 
     /// A secret's whole history, oldest first. Works after deletion too, by

@@ -3,24 +3,23 @@
 
 use rusqlite::TransactionBehavior;
 
+use super::canary::{self, ensure_current_key};
 use super::change_log::{record, Change};
 use super::row::{self, Row};
-use super::{canary, ensure_current_key, SqliteBackend};
-use crate::change_log::{ChangeAction, FieldChange, SubjectKind};
+use super::SqliteBackend;
+use crate::change_log::{ChangeAction, SubjectKind};
+use crate::checked::Actor;
 use crate::error::StoreError;
-use crate::fields;
+use crate::lifecycle_rules::{purge_entry, reseal, rotation, rotation_already_done};
 use crate::maintenance::{PurgedSecret, RotationReport};
 use crate::master_key::MasterKey;
-use crate::sealed;
-use crate::timestamp::format_rfc3339;
 
 impl SqliteBackend {
     pub(crate) fn purge_expired(
         &self,
-        actor: &str,
+        actor: &Actor,
         now: i64,
     ) -> Result<Vec<PurgedSecret>, StoreError> {
-        let actor = fields::actor(actor)?;
         let cutoff = now.saturating_sub(self.options.purge_after_secs);
         self.write(|tx, _| {
             let mut stmt = tx.prepare(&format!(
@@ -32,29 +31,21 @@ impl SqliteBackend {
                 .collect::<Result<Vec<_>, _>>()?;
             let mut purged = Vec::with_capacity(rows.len());
             for r in rows {
-                let expired_at = r.expires_at.unwrap_or(cutoff);
                 tx.execute("DELETE FROM secrets WHERE id = ?1", [&r.id])?;
+                let (p, changes) = purge_entry(r, cutoff);
                 record(
                     tx,
                     Change {
                         at: now,
-                        actor: &actor,
+                        actor,
                         action: ChangeAction::Purge,
-                        kind: r.kind,
-                        subject_id: &r.id,
-                        subject_name: &r.name,
-                        changes: vec![
-                            FieldChange::new("name", Some(r.name.clone()), None),
-                            FieldChange::new("expires_at", Some(format_rfc3339(expired_at)), None),
-                        ],
+                        kind: p.kind,
+                        subject_id: &p.id,
+                        subject_name: &p.name,
+                        changes,
                     },
                 )?;
-                purged.push(PurgedSecret {
-                    kind: r.kind,
-                    id: r.id,
-                    name: r.name,
-                    expired_at,
-                });
+                purged.push(p);
             }
             Ok(purged)
         })
@@ -70,10 +61,9 @@ impl SqliteBackend {
     pub(crate) fn rotate_master_key(
         &self,
         new_key: MasterKey,
-        actor: &str,
+        actor: &Actor,
         now: i64,
     ) -> Result<RotationReport, StoreError> {
-        let actor = fields::actor(actor)?;
         let mut guard = self.lock();
         let inner = &mut *guard;
         let old_key = inner.key.clone();
@@ -90,24 +80,11 @@ impl SqliteBackend {
             rows
         };
         if new_key.id() == old_key.id() {
-            // Already done (a re-run after a completed rotation), provided
-            // every row agrees.
-            if let Some(r) = rows.iter().find(|r| r.key_id != old_key.id()) {
-                r.decrypt(&old_key)?;
-            }
-            return Ok(RotationReport {
-                old_key_id: old_key.id().to_owned(),
-                new_key_id: new_key.id().to_owned(),
-                rows_reencrypted: 0,
-                already_current: true,
-            });
+            return rotation_already_done(&rows, &old_key);
         }
         let mut count = 0u64;
         for r in &rows {
-            // Decrypting first proves the row is intact before it is
-            // rewritten; a damaged row aborts the whole rotation.
-            let value = r.decrypt(&old_key)?;
-            let s = sealed::seal(&new_key, r.binding(), value.as_bytes())?;
+            let s = reseal(r, &old_key, &new_key)?;
             tx.execute(
                 "UPDATE secrets SET key_id = ?2, nonce = ?3, ciphertext = ?4 WHERE id = ?1",
                 (&r.id, new_key.id(), &s.nonce, &s.ciphertext),
@@ -126,32 +103,20 @@ impl SqliteBackend {
              canary_nonce = excluded.canary_nonce, canary_ciphertext = excluded.canary_ciphertext",
             (new_key.id(), &c.nonce, &c.ciphertext, now),
         )?;
+        let (report, changes) = rotation(&old_key, &new_key, count);
         record(
             &tx,
             Change {
                 at: now,
-                actor: &actor,
+                actor,
                 action: ChangeAction::RotateMasterKey,
                 kind: SubjectKind::MasterKey,
                 subject_id: new_key.id(),
                 subject_name: "master key",
-                changes: vec![
-                    FieldChange::new(
-                        "key_id",
-                        Some(old_key.id().to_owned()),
-                        Some(new_key.id().to_owned()),
-                    ),
-                    FieldChange::new("rows_reencrypted", None, Some(count.to_string())),
-                ],
+                changes,
             },
         )?;
         tx.commit()?;
-        let report = RotationReport {
-            old_key_id: old_key.id().to_owned(),
-            new_key_id: new_key.id().to_owned(),
-            rows_reencrypted: count,
-            already_current: false,
-        };
         inner.key = new_key;
         Ok(report)
     }

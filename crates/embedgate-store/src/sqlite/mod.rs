@@ -25,8 +25,7 @@ use crate::maintenance::StoreOptions;
 use crate::master_key::MasterKey;
 use crate::migrations;
 
-pub(crate) use crate::lifecycle_rules::MetaUpdate;
-use canary::KeyCheck;
+use canary::{ensure_current_key, KeyCheck};
 pub(crate) use row::Row;
 
 /// The SQLite backend behind [`crate::Store`].
@@ -154,21 +153,6 @@ impl SqliteBackend {
     pub(crate) fn revision(&self) -> Result<u64, StoreError> {
         let guard = self.lock();
         read_revision(&guard.conn)
-    }
-}
-
-fn ensure_current_key(conn: &Connection, key: &MasterKey) -> Result<(), StoreError> {
-    match canary::current_key_id(conn)? {
-        Some(id) if id == key.id() => Ok(()),
-        Some(id) => Err(StoreError::WrongMasterKey {
-            expected: id,
-            given: key.id().to_owned(),
-            hint: " (the master key was rotated by another process; reopen with the new key)"
-                .into(),
-        }),
-        None => Err(StoreError::Storage(
-            "the store has no current master key".into(),
-        )),
     }
 }
 

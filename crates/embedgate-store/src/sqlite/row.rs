@@ -2,12 +2,14 @@
 //! metadata types. Decryption of the value lives here too, next to the
 //! columns it reads.
 
+use std::collections::HashMap;
+
 use rusqlite::{Connection, OptionalExtension as _};
 use zeroize::Zeroizing;
 
 use crate::change_log::SubjectKind;
 use crate::credential::{Credential, TokenType};
-use crate::embed_secret::EmbedSecret;
+use crate::embed_secret::{EmbedKeyMaterial, EmbedSecret};
 use crate::error::StoreError;
 use crate::lookup::Lookup;
 use crate::master_key::MasterKey;
@@ -129,6 +131,25 @@ impl Row {
             fingerprint: self.fingerprint,
             master_key_id: self.key_id,
         }
+    }
+
+    /// An embed secret's row with its decrypted value, as the proxy's key
+    /// cache holds it; `reactivated` maps row ids to their last `activate`.
+    pub fn into_key_material(
+        self,
+        key: &MasterKey,
+        reactivated: &HashMap<String, i64>,
+    ) -> Result<EmbedKeyMaterial, StoreError> {
+        Ok(EmbedKeyMaterial {
+            value: self.decrypt(key)?,
+            reactivated_at: reactivated.get(&self.id).copied(),
+            id: self.id,
+            client_id: self.client_id.unwrap_or_default(),
+            name: self.name,
+            active: self.active,
+            expires_at: self.expires_at,
+            scopes: self.scopes,
+        })
     }
 
     pub fn into_credential(self) -> Credential {
