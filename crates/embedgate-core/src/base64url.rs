@@ -15,27 +15,44 @@ static SEXTET: [u8; 256] = {
     t
 };
 
-fn value(c: u8) -> Option<u32> {
-    match SEXTET[usize::from(c)] {
-        0xFF => None,
-        v => Some(u32::from(v)),
-    }
-}
-
 /// Encodes without padding.
 pub(crate) fn encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
-        let chars = chunk.len() + 1;
-        for k in 0..chars {
-            out.push(ALPHABET[(n >> (18 - 6 * k) & 63) as usize] as char);
-        }
+    let mut out = Vec::with_capacity(bytes.len().div_ceil(3) * 4);
+    encode_into(&mut out, bytes);
+    // The alphabet is ASCII.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Appends the unpadded encoding of `bytes` to `out`.
+pub(crate) fn encode_into(out: &mut Vec<u8>, bytes: &[u8]) {
+    let mut chunks = bytes.chunks_exact(3);
+    for c in &mut chunks {
+        let n = u32::from(c[0]) << 16 | u32::from(c[1]) << 8 | u32::from(c[2]);
+        out.extend_from_slice(&[
+            ALPHABET[(n >> 18) as usize & 63],
+            ALPHABET[(n >> 12) as usize & 63],
+            ALPHABET[(n >> 6) as usize & 63],
+            ALPHABET[n as usize & 63],
+        ]);
     }
-    out
+    match *chunks.remainder() {
+        [a] => {
+            let n = u32::from(a) << 16;
+            out.extend_from_slice(&[
+                ALPHABET[(n >> 18) as usize & 63],
+                ALPHABET[(n >> 12) as usize & 63],
+            ]);
+        }
+        [a, b] => {
+            let n = u32::from(a) << 16 | u32::from(b) << 8;
+            out.extend_from_slice(&[
+                ALPHABET[(n >> 18) as usize & 63],
+                ALPHABET[(n >> 12) as usize & 63],
+                ALPHABET[(n >> 6) as usize & 63],
+            ]);
+        }
+        _ => {}
+    }
 }
 
 /// Decodes exactly `N` bytes from their unpadded encoding; `None` unless
@@ -45,21 +62,40 @@ pub(crate) fn decode<const N: usize>(text: &[u8]) -> Option<[u8; N]> {
         return None;
     }
     let mut out = [0u8; N];
-    let mut o = 0;
-    for chunk in text.chunks(4) {
-        let mut n = 0u32;
-        for (k, &c) in chunk.iter().enumerate() {
-            n |= value(c)? << (18 - 6 * k);
-        }
-        let bytes = chunk.len() - 1;
-        for k in 0..bytes {
-            out[o] = (n >> (16 - 8 * k)) as u8;
-            o += 1;
-        }
-        // Bits below the last whole byte must be zero (canonical form).
-        if n & ((1 << (24 - 8 * bytes)) - 1) != 0 {
-            return None;
-        }
+    // Invalid characters map to 0xFF; OR-ing every sextet and testing once
+    // keeps the loop free of branches.
+    let mut bad = 0u8;
+    let mut chunks = text.chunks_exact(4);
+    for (c, o) in (&mut chunks).zip(out.chunks_exact_mut(3)) {
+        let s = [
+            SEXTET[c[0] as usize],
+            SEXTET[c[1] as usize],
+            SEXTET[c[2] as usize],
+            SEXTET[c[3] as usize],
+        ];
+        bad |= s[0] | s[1] | s[2] | s[3];
+        let n =
+            u32::from(s[0]) << 18 | u32::from(s[1]) << 12 | u32::from(s[2]) << 6 | u32::from(s[3]);
+        o.copy_from_slice(&n.to_be_bytes()[1..]);
+    }
+    let rest = chunks.remainder();
+    let mut n = 0u32;
+    for (k, &c) in rest.iter().enumerate() {
+        let s = SEXTET[c as usize];
+        bad |= s;
+        n |= u32::from(s) << (18 - 6 * k);
+    }
+    if bad & 0x80 != 0 {
+        return None;
+    }
+    let tail_bytes = rest.len().saturating_sub(1);
+    let done = N - tail_bytes;
+    for k in 0..tail_bytes {
+        out[done + k] = (n >> (16 - 8 * k)) as u8;
+    }
+    // Bits below the last whole byte must be zero (canonical form).
+    if !rest.is_empty() && n & ((1 << (24 - 8 * tail_bytes)) - 1) != 0 {
+        return None;
     }
     Some(out)
 }
@@ -76,8 +112,8 @@ mod tests {
         assert_eq!(decode::<32>(text.as_bytes()), Some(mac));
         // The last character carries 2 padding bits; flipping them is refused.
         let mut bad = text.into_bytes();
-        let last = value(bad[42]).expect("alphabet") ^ 1;
-        bad[42] = ALPHABET[last as usize];
+        let last = SEXTET[usize::from(bad[42])] ^ 1;
+        bad[42] = ALPHABET[usize::from(last)];
         assert_eq!(decode::<32>(&bad), None);
         assert_eq!(decode::<32>(b"A"), None);
         assert_eq!(decode::<32>(&[b'='; 43]), None);

@@ -8,26 +8,63 @@
 use core::ops::Range;
 
 use crate::params::SIG_LEN;
-use crate::percent::{
-    escaped_byte, is_path_literal, is_unreserved, push_escape, recode_query_until,
-};
+use crate::percent::{escaped_byte, is_host_byte, is_path_literal, is_unreserved, push_escape};
+use crate::query::canonical_query;
 use crate::reason::EmbedError;
 
 /// The first line of every string to sign.
 pub const SCHEME: &str = "EG1-HMAC-SHA256";
 
+/// A byte range of [`Canonical::buf`]. `u32` keeps a [`Param`] at 16 bytes;
+/// longer URLs are refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub(crate) start: u32,
+    pub(crate) end: u32,
+}
+
+impl Span {
+    pub(crate) fn range(self) -> Range<usize> {
+        self.start as usize..self.end as usize
+    }
+
+    // Every index passed here is below `Canonical::MAX_LEN`.
+    pub(crate) fn of(range: Range<usize>) -> Span {
+        Span {
+            start: range.start as u32,
+            end: range.end as u32,
+        }
+    }
+}
+
+/// One query parameter of the string to sign: encoded name and value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Param {
+    pub(crate) name: Span,
+    pub(crate) value: Span,
+}
+
 /// A URL split into its canonical parts.
 ///
-/// `sts` is the string to sign; `params` index the encoded names and values
-/// inside it, sorted. `eg_sig` is kept aside, since it is not signed.
-#[derive(Clone, Debug)]
+/// `buf[..sts_end]` is the string to sign; `params` index the encoded names
+/// and values inside it, sorted. Extracting the `eg_` parameters may append
+/// the decoded text of `eg_sub` and `eg_attr.*` values after `sts_end` and
+/// point those parameters' value spans there (see `params.rs`), so a
+/// verified URL owns one buffer for everything it hands out. `eg_sig` is
+/// kept aside, since it is not signed.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Canonical {
-    /// `SCHEME LF host LF path LF query` (query without `eg_sig`).
-    pub(crate) sts: String,
+    pub(crate) buf: String,
+    pub(crate) sts_end: usize,
     pub(crate) host: Range<usize>,
     pub(crate) path: Range<usize>,
-    /// Sorted parameters, ranges into `sts`, `eg_sig` excluded.
+    /// Where the query starts in `buf` (after the third line feed).
+    pub(crate) query_start: usize,
+    /// Sorted by encoded name, then value; `eg_sig` excluded.
     pub(crate) params: Vec<Param>,
+    /// Index of the first parameter whose name is at or after `eg_`: the
+    /// scheme's own parameters form one run from there, since names sort.
+    pub(crate) first_embed: usize,
     pub(crate) sig: SigField,
 }
 
@@ -43,21 +80,31 @@ pub(crate) enum SigField {
     Repeated,
 }
 
-#[derive(Clone, Debug)]
-pub(crate) struct Param {
-    pub(crate) name: Range<usize>,
-    pub(crate) value: Range<usize>,
-}
-
 impl Canonical {
-    pub(crate) fn name<'a>(&'a self, p: &Param) -> &'a str {
-        &self.sts[p.name.clone()]
+    /// Longest request target accepted; keeps every index of `buf` in a `u32`
+    /// (escapes can triple a component, and decoded text is appended).
+    const MAX_LEN: usize = (u32::MAX / 8) as usize;
+
+    /// The string to sign.
+    pub(crate) fn sts(&self) -> &str {
+        &self.buf[..self.sts_end]
     }
-    pub(crate) fn value<'a>(&'a self, p: &Param) -> &'a str {
-        &self.sts[p.value.clone()]
+    // Not inlined in WebAssembly: every accessor of a verified URL goes
+    // through here, and one copy of the bounds checks keeps the package small.
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
+    pub(crate) fn text(&self, span: Span) -> &str {
+        // Spans are made on char boundaries of this buffer; `get` keeps
+        // the panic path out.
+        self.buf.get(span.range()).unwrap_or_default()
+    }
+    pub(crate) fn name(&self, p: &Param) -> &str {
+        self.text(p.name)
     }
     pub(crate) fn path(&self) -> &str {
-        &self.sts[self.path.clone()]
+        &self.buf[self.path.clone()]
+    }
+    pub(crate) fn host(&self) -> &str {
+        &self.buf[self.host.clone()]
     }
 
     /// Builds the canonical form of a whole URL (`scheme://authority/path?query#fragment`).
@@ -69,229 +116,74 @@ impl Canonical {
     /// Builds the canonical form of what a verifier receives: the `Host`
     /// header and the request target (`/path?query`, origin-form).
     pub(crate) fn from_request(host: &str, target: &str) -> Result<Self, EmbedError> {
-        if target.len() > u32::MAX as usize {
+        if target.len() + host.len() > Self::MAX_LEN {
             return Err(EmbedError::malformed("the URL is too long"));
         }
-        // One scan finds where the path ends (`?` or `#`) and the query ends (`#`).
+        // The path ends at `?` or `#`.
         let target = target.as_bytes();
         let path_end = target
             .iter()
             .position(|&b| b == b'?' || b == b'#')
             .unwrap_or(target.len());
         let raw_path = &target[..path_end];
+        // The query parser stops at a `#` itself.
         let raw_query: &[u8] = match target.get(path_end) {
-            Some(b'?') => {
-                let q = &target[path_end + 1..];
-                // `contains` on bytes is a vectorised memchr; most targets have no `#`.
-                if q.contains(&b'#') {
-                    &q[..q.iter().position(|&b| b == b'#').unwrap_or(q.len())]
-                } else {
-                    q
-                }
-            }
+            Some(b'?') => &target[path_end + 1..],
             _ => b"",
         };
         let raw_path = if raw_path.is_empty() { b"/" } else { raw_path };
 
-        // Room for the header, the path and the query even when escapes grow
-        // them, so the buffer is allocated once.
-        let mut sts: Vec<u8> =
+        // Room for the header, the path, the query and decoded `eg_` values
+        // in the usual case, so the buffer is allocated once.
+        let mut buf: Vec<u8> =
             Vec::with_capacity(SCHEME.len() + host.len() + 2 * target.len() + 16);
-        sts.extend_from_slice(SCHEME.as_bytes());
-        sts.push(b'\n');
-        let host_start = sts.len();
-        push_host(&mut sts, host)?;
-        let host_range = host_start..sts.len();
-        sts.push(b'\n');
-        let path_start = sts.len();
-        push_path(&mut sts, raw_path)?;
-        let path_range = path_start..sts.len();
-        sts.push(b'\n');
+        buf.extend_from_slice(SCHEME.as_bytes());
+        buf.push(b'\n');
+        let host_start = buf.len();
+        push_host(&mut buf, host)?;
+        let host_range = host_start..buf.len();
+        buf.push(b'\n');
+        let path_start = buf.len();
+        push_path(&mut buf, raw_path)?;
+        let path_range = path_start..buf.len();
+        buf.push(b'\n');
+        let query_start = buf.len();
 
-        // One pass over the query. A component already in canonical form
-        // (the usual case: signers emit it) is referenced where it stands;
-        // only the others are decoded and re-encoded into `scratch`.
-        let mut scratch: Vec<u8> = Vec::new();
-        let mut pairs: Vec<RawPair> = Vec::with_capacity(12);
-        let mut sig = SigField::Absent;
-        let mut i = 0;
-        while i < raw_query.len() {
-            if raw_query[i] == b'&' {
-                i += 1;
-                continue;
-            }
-            let name = component(raw_query, &mut i, true, &mut scratch).ok_or(
-                EmbedError::malformed("a query name has a % not followed by two hex digits"),
-            )?;
-            let value = if raw_query.get(i) == Some(&b'=') {
-                i += 1;
-                component(raw_query, &mut i, false, &mut scratch).ok_or(EmbedError::malformed(
-                    "a query value has a % not followed by two hex digits",
-                ))?
-            } else {
-                Span::EMPTY
-            };
-            let name_bytes = name.bytes(raw_query, &scratch);
-            if name_bytes == b"eg_sig" {
-                let v = value.bytes(raw_query, &scratch);
-                sig = match (sig, v.len()) {
-                    (SigField::Absent, SIG_LEN) => {
-                        let mut s = [0u8; SIG_LEN];
-                        s.copy_from_slice(v);
-                        SigField::One(s)
-                    }
-                    (SigField::Absent, _) => SigField::WrongLength,
-                    _ => SigField::Repeated,
-                };
-                continue;
-            }
-            pairs.push(RawPair {
-                key: sort_key(name_bytes),
-                name,
-                value,
-            });
-        }
-        pairs.sort_unstable_by(|a, b| {
-            a.key.cmp(&b.key).then_with(|| {
-                a.name
-                    .bytes(raw_query, &scratch)
-                    .cmp(b.name.bytes(raw_query, &scratch))
-                    .then_with(|| {
-                        a.value
-                            .bytes(raw_query, &scratch)
-                            .cmp(b.value.bytes(raw_query, &scratch))
-                    })
-            })
-        });
-        sts.reserve(raw_query.len() + scratch.len() + 2 * pairs.len());
-        let mut params = Vec::with_capacity(pairs.len());
-        for (k, p) in pairs.iter().enumerate() {
-            if k > 0 {
-                sts.push(b'&');
-            }
-            let n0 = sts.len();
-            sts.extend_from_slice(p.name.bytes(raw_query, &scratch));
-            let n1 = sts.len();
-            sts.push(b'=');
-            let v0 = sts.len();
-            sts.extend_from_slice(p.value.bytes(raw_query, &scratch));
-            params.push(Param {
-                name: n0..n1,
-                value: v0..sts.len(),
-            });
-        }
+        let (params, first_embed, sig) = canonical_query(raw_query, &mut buf)?;
+        let sts_end = buf.len();
         Ok(Canonical {
-            sts: ascii_string(sts),
+            buf: ascii_string(buf),
+            sts_end,
             host: host_range,
             path: path_range,
+            query_start,
             params,
+            first_embed,
             sig,
         })
     }
 
-    /// The canonical query without the scheme's `eg_` parameters: what a
+    /// The canonical query without `params[skip]` (the scheme's `eg_`
+    /// run), as the runs before and after it (either may be empty): what a
     /// verifier forwards to the content backend.
-    pub(crate) fn content_query(&self) -> String {
-        let mut out = String::with_capacity(self.sts.len() - self.path.end);
-        for p in self
-            .params
-            .iter()
-            .filter(|p| !self.name(p).starts_with("eg_"))
-        {
-            if !out.is_empty() {
-                out.push('&');
-            }
-            out.push_str(&self.sts[p.name.start..p.value.end]);
-        }
-        out
+    pub(crate) fn query_around(&self, skip: Range<usize>) -> (&str, &str) {
+        let ps = &self.params;
+        let run = |a: &Param, b: &Param| {
+            self.buf
+                .get(a.name.start as usize..b.value.end as usize)
+                .unwrap_or_default()
+        };
+        let before = match skip.start {
+            0 => "",
+            n => run(&ps[0], &ps[n - 1]),
+        };
+        let after = match ps.get(skip.end..) {
+            Some([first, .., last]) => run(first, last),
+            Some([only]) => run(only, only),
+            _ => "",
+        };
+        (before, after)
     }
-}
-
-/// Where a canonical query component lives: in the raw query (it was
-/// canonical already) or in the scratch buffer (it was re-encoded).
-#[derive(Clone, Copy)]
-struct Span {
-    in_scratch: bool,
-    start: u32,
-    end: u32,
-}
-
-impl Span {
-    const EMPTY: Span = Span {
-        in_scratch: false,
-        start: 0,
-        end: 0,
-    };
-
-    fn bytes<'a>(&self, raw: &'a [u8], scratch: &'a [u8]) -> &'a [u8] {
-        let src = if self.in_scratch { scratch } else { raw };
-        &src[self.start as usize..self.end as usize]
-    }
-}
-
-struct RawPair {
-    /// The name's first eight bytes, big-endian: most comparisons end here.
-    key: u64,
-    name: Span,
-    value: Span,
-}
-
-fn sort_key(name: &[u8]) -> u64 {
-    let mut k = [0u8; 8];
-    let n = name.len().min(8);
-    k[..n].copy_from_slice(&name[..n]);
-    u64::from_be_bytes(k)
-}
-
-/// Reads one query component from `raw[*i..]` up to `&` (or `=` when
-/// `is_name`), advancing `*i` to that byte. Returns `None` on a bad escape.
-fn component(raw: &[u8], i: &mut usize, is_name: bool, scratch: &mut Vec<u8>) -> Option<Span> {
-    let start = *i;
-    let mut clean = true;
-    while let Some(&b) = raw.get(*i) {
-        if is_unreserved(b) {
-            *i += 1;
-            continue;
-        }
-        if b == b'&' || (is_name && b == b'=') {
-            break;
-        }
-        // Canonical escapes are upper-case and never of an unreserved byte.
-        let canonical_escape = b == b'%'
-            && matches!(
-                (raw.get(*i + 1), raw.get(*i + 2)),
-                (Some(&h), Some(&l)) if is_upper_hex(h) && is_upper_hex(l)
-                    && escaped_byte(raw, *i).is_some_and(|d| !is_unreserved(d))
-            );
-        if canonical_escape {
-            *i += 3;
-        } else {
-            clean = false;
-            *i += 1;
-        }
-    }
-    let end = *i;
-    if clean {
-        return Some(Span {
-            in_scratch: false,
-            start: start as u32,
-            end: end as u32,
-        });
-    }
-    let s0 = scratch.len();
-    let mut j = 0;
-    if !recode_query_until(scratch, &raw[start..end], &mut j, |_| false) {
-        return None;
-    }
-    Some(Span {
-        in_scratch: true,
-        start: s0 as u32,
-        end: scratch.len() as u32,
-    })
-}
-
-fn is_upper_hex(b: u8) -> bool {
-    b.is_ascii_digit() || (b'A'..=b'F').contains(&b)
 }
 
 /// Every byte the canonicaliser writes is ASCII (all else is escaped).
@@ -305,7 +197,13 @@ fn ascii_string(bytes: Vec<u8>) -> String {
 /// Splits `scheme://authority/path?query#fragment` into authority and the
 /// rest (which starts with `/`, `?`, `#` or is empty).
 fn split_url(url: &str) -> Result<(&str, &str), EmbedError> {
-    let Some(colon) = url.find(':').filter(|&c| url[c..].starts_with("://")) else {
+    // Byte searches, not `str::find(char)`: the char searcher would add a
+    // KB to the WebAssembly package.
+    let Some(colon) = url
+        .bytes()
+        .position(|b| b == b':')
+        .filter(|&c| url[c..].starts_with("://"))
+    else {
         return Err(EmbedError::malformed(
             "not an absolute URL (expected scheme://host/path)",
         ));
@@ -318,7 +216,10 @@ fn split_url(url: &str) -> Result<(&str, &str), EmbedError> {
         return Err(EmbedError::malformed("the URL scheme is invalid"));
     }
     let rest = &url[colon + 3..];
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let end = rest
+        .bytes()
+        .position(|b| matches!(b, b'/' | b'?' | b'#'))
+        .unwrap_or(rest.len());
     Ok((&rest[..end], &rest[end..]))
 }
 
@@ -327,24 +228,20 @@ fn push_host(out: &mut Vec<u8>, host: &str) -> Result<(), EmbedError> {
     if host.is_empty() {
         return Err(EmbedError::malformed("the URL has no host"));
     }
-    if host.contains('@') {
-        return Err(EmbedError::malformed(
-            "the URL carries user information (user@host), which is not allowed",
-        ));
-    }
-    let ok = host.bytes().all(|b| {
-        b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b':' | b'[' | b']')
-    });
-    if !ok {
-        return Err(EmbedError::malformed(
-            "the host has characters a host cannot have",
-        ));
+    if !host.bytes().all(is_host_byte) {
+        return Err(EmbedError::malformed(if host.as_bytes().contains(&b'@') {
+            "the URL carries user information (user@host), which is not allowed"
+        } else {
+            "the host has characters a host cannot have"
+        }));
     }
     let host = host
         .strip_suffix(":443")
         .or_else(|| host.strip_suffix(":80"))
         .unwrap_or(host);
-    out.extend(host.bytes().map(|b| b.to_ascii_lowercase()));
+    let start = out.len();
+    out.extend_from_slice(host.as_bytes());
+    out[start..].make_ascii_lowercase();
     Ok(())
 }
 
@@ -355,8 +252,15 @@ pub(crate) fn push_path(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), EmbedErro
     }
     let start = out.len();
     let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
+    loop {
+        // Literal runs (most of a path) are copied at once.
+        let run = bytes[i..]
+            .iter()
+            .position(|&b| !is_path_literal(b))
+            .map_or(bytes.len(), |n| i + n);
+        out.extend_from_slice(&bytes[i..run]);
+        i = run;
+        let Some(&b) = bytes.get(i) else { break };
         match b {
             b'%' => {
                 let Some(d) = escaped_byte(bytes, i) else {
@@ -385,30 +289,38 @@ pub(crate) fn push_path(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), EmbedErro
             _ if b < 0x20 || b == 0x7F => {
                 return Err(EmbedError::malformed("the path has a control byte"))
             }
-            _ if is_path_literal(b) => {
-                out.push(b);
-                i += 1;
-            }
             _ => {
                 push_escape(out, b);
                 i += 1;
             }
         }
     }
-    // Segment rules are checked on the normalised form, so `%2E` counts as `.`.
-    let norm = &out[start..];
-    let mut segments = norm[1..].split(|&b| b == b'/').peekable();
-    while let Some(seg) = segments.next() {
+    check_segments(&out[start..])
+}
+
+/// Segment rules, checked on the normalised form so `%2E` counts as `.`:
+/// no `.` or `..` segment, and no empty segment but a trailing one.
+fn check_segments(norm: &[u8]) -> Result<(), EmbedError> {
+    let mut seg_start = 1;
+    loop {
+        let seg_end = norm[seg_start..]
+            .iter()
+            .position(|&b| b == b'/')
+            .map_or(norm.len(), |n| seg_start + n);
+        let seg = &norm[seg_start..seg_end];
         if seg == b"." || seg == b".." {
             return Err(EmbedError::malformed(
                 "the path has a dot segment (. or ..)",
             ));
         }
-        if seg.is_empty() && segments.peek().is_some() {
+        if seg_end == norm.len() {
+            return Ok(());
+        }
+        if seg.is_empty() {
             return Err(EmbedError::malformed("the path has an empty segment (//)"));
         }
+        seg_start = seg_end + 1;
     }
-    Ok(())
 }
 
 /// Normalises a path by the spec's rules (for scopes and route prefixes).
@@ -432,7 +344,11 @@ pub fn normalise_path(raw: &str) -> Result<String, EmbedError> {
 /// assert_eq!(s, "EG1-HMAC-SHA256\nembed.example.com\n/d\na=1&b=2");
 /// ```
 pub fn string_to_sign(url: &str) -> Result<String, EmbedError> {
-    Ok(Canonical::from_url(url)?.sts)
+    let Canonical {
+        mut buf, sts_end, ..
+    } = Canonical::from_url(url)?;
+    buf.truncate(sts_end);
+    Ok(buf)
 }
 
 /// Whether `path` (normalised) lies under `prefix` (normalised), on a

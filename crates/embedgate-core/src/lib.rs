@@ -20,11 +20,14 @@
 mod base64url;
 mod canonical;
 mod generate;
+mod inline_vec;
 mod key;
 mod params;
 mod percent;
+mod query;
 mod reason;
 mod signer;
+mod sort;
 mod verifier;
 
 pub use canonical::{normalise_path, path_in_scope, string_to_sign, SCHEME};
@@ -34,7 +37,7 @@ pub use params::SIG_LEN;
 pub use reason::{EmbedError, Reason};
 pub use signer::{SignRequest, Signer};
 pub use verifier::{
-    AuthenticEmbedUrl, NonceCheck, UnverifiedEmbedUrl, VerifiedEmbedUrl, VerifyPolicy,
+    Attrs, AuthenticEmbedUrl, NonceCheck, UnverifiedEmbedUrl, VerifiedEmbedUrl, VerifyPolicy,
 };
 
 /// Verifies an absolute URL without replay state (for tools and tests):

@@ -1,19 +1,16 @@
 //! The scheme's own parameters (spec §1): found, checked once, typed.
 
-use crate::canonical::{Canonical, SigField};
-use crate::percent::decode_canonical;
+use core::ops::Range;
+
+use crate::canonical::{Canonical, SigField, Span};
+use crate::percent::{escaped_byte, is_token};
 use crate::reason::EmbedError;
 
 /// Length of `eg_sig`: unpadded base64url of 32 bytes.
 pub const SIG_LEN: usize = 43;
 
-/// `A-Z a-z 0-9 _ -`, the alphabet of `eg_kid` and `eg_nonce`.
-pub(crate) fn is_token_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
-}
-
-pub(crate) fn check_kid(kid: &str) -> Result<(), EmbedError> {
-    if (1..=64).contains(&kid.len()) && kid.bytes().all(is_token_char) {
+pub(crate) fn check_kid(kid: &[u8]) -> Result<(), EmbedError> {
+    if (1..=64).contains(&kid.len()) && kid.iter().copied().all(is_token) {
         Ok(())
     } else {
         Err(EmbedError::malformed(
@@ -22,8 +19,8 @@ pub(crate) fn check_kid(kid: &str) -> Result<(), EmbedError> {
     }
 }
 
-pub(crate) fn check_nonce(nonce: &str) -> Result<(), EmbedError> {
-    if (16..=128).contains(&nonce.len()) && nonce.bytes().all(is_token_char) {
+pub(crate) fn check_nonce(nonce: &[u8]) -> Result<(), EmbedError> {
+    if (16..=128).contains(&nonce.len()) && nonce.iter().copied().all(is_token) {
         Ok(())
     } else {
         Err(EmbedError::malformed(
@@ -32,8 +29,8 @@ pub(crate) fn check_nonce(nonce: &str) -> Result<(), EmbedError> {
     }
 }
 
-pub(crate) fn check_sub(sub: &[u8]) -> Result<(), EmbedError> {
-    if !(1..=256).contains(&sub.len()) {
+pub(crate) fn check_sub(decoded_len: usize) -> Result<(), EmbedError> {
+    if !(1..=256).contains(&decoded_len) {
         return Err(EmbedError::malformed(
             "eg_sub must be 1-256 bytes once decoded",
         ));
@@ -41,11 +38,11 @@ pub(crate) fn check_sub(sub: &[u8]) -> Result<(), EmbedError> {
     Ok(())
 }
 
-pub(crate) fn check_attr_name(name: &str) -> Result<(), EmbedError> {
+pub(crate) fn check_attr_name(name: &[u8]) -> Result<(), EmbedError> {
     let ok = (1..=64).contains(&name.len())
         && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+            .iter()
+            .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
     if ok {
         Ok(())
     } else {
@@ -56,46 +53,63 @@ pub(crate) fn check_attr_name(name: &str) -> Result<(), EmbedError> {
 }
 
 /// Decimal, no sign, no leading zeros (a lone `0` is allowed), fits in u64.
-fn parse_decimal(s: &str, what: &'static str) -> Result<u64, EmbedError> {
+fn parse_decimal(s: &[u8], what: &'static str) -> Result<u64, EmbedError> {
     let canonical = !s.is_empty()
-        && s.bytes().all(|b| b.is_ascii_digit())
-        && (s.len() == 1 || !s.starts_with('0'));
+        && s.len() <= 20
+        && s.iter().all(u8::is_ascii_digit)
+        && (s.len() == 1 || s[0] != b'0');
     if !canonical {
         return Err(EmbedError::malformed(what));
     }
-    s.parse().map_err(|_| EmbedError::malformed(what))
+    s.iter()
+        .try_fold(0u64, |n, &d| {
+            n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        })
+        .ok_or(EmbedError::malformed(what))
 }
 
-/// Decoded text of an `eg_` value; embedgate forwards identities as HTTP
-/// headers, so they must be UTF-8 (a clarification the spec leaves open).
-fn utf8(encoded: &str, what: &'static str) -> Result<String, EmbedError> {
-    if !encoded.contains('%') {
-        return Ok(encoded.to_owned());
-    }
-    String::from_utf8(decode_canonical(encoded)).map_err(|_| EmbedError::malformed(what))
+/// Which of the scheme's parameters a name (after `eg_`) is.
+enum Field {
+    Kid,
+    Nonce,
+    Sub,
+    Exp,
+    Session,
+    Attr,
 }
 
-/// The `eg_` parameters of one URL, checked by spec §1.
-#[derive(Clone)]
+/// The `eg_` parameters of one URL, checked by spec §1, as spans of the
+/// canonical buffer (no copies: a verify allocates only that buffer and the
+/// parameter list).
+#[derive(Clone, PartialEq, Eq)]
 pub(crate) struct EmbedParams {
-    pub(crate) kid: String,
-    pub(crate) sub: String,
+    pub(crate) kid: Span,
+    pub(crate) nonce: Span,
+    /// Decoded: the encoded span itself when it had no escape (then it is
+    /// ASCII), else decoded text appended after the string to sign.
+    pub(crate) sub: Span,
     pub(crate) exp: u64,
-    pub(crate) nonce: String,
     pub(crate) session: Option<u64>,
-    /// Sorted by name (they come from the sorted canonical query).
-    pub(crate) attrs: Vec<(String, String)>,
+    /// The run of `eg_` parameters in `Canonical::params`.
+    pub(crate) embed: Range<usize>,
+    /// The run of `eg_attr.*` parameters in `Canonical::params`, sorted by
+    /// name; their value spans point at decoded text.
+    pub(crate) attrs: Range<usize>,
     pub(crate) sig: [u8; 32],
 }
 
+const ATTR_PREFIX: &[u8] = b"eg_attr.";
+
 impl EmbedParams {
-    pub(crate) fn extract(c: &Canonical) -> Result<Self, EmbedError> {
+    pub(crate) fn extract(c: &mut Canonical) -> Result<Self, EmbedError> {
         let mut kid = None;
         let mut sub = None;
         let mut exp = None;
         let mut nonce = None;
         let mut session = None;
-        let mut attrs: Vec<(String, String)> = Vec::new();
+        let first = c.first_embed;
+        let mut end = first;
+        let mut attrs = first..first;
 
         fn once<T>(slot: &mut Option<T>, v: T) -> Result<(), EmbedError> {
             if slot.replace(v).is_some() {
@@ -106,59 +120,74 @@ impl EmbedParams {
             Ok(())
         }
 
-        // Parameters are sorted by encoded name, so the scheme's own form one
-        // contiguous run starting at the first name >= "eg_".
-        let first = c.params.partition_point(|p| c.name(p) < "eg_");
-        for p in &c.params[first..] {
-            let name = c.name(p);
-            let Some(key) = name.strip_prefix("eg_") else {
-                break;
+        while let Some(&p) = c.params.get(end) {
+            let field = {
+                let buf = c.buf.as_bytes();
+                let name = &buf[p.name.range()];
+                let Some(key) = name.strip_prefix(b"eg_") else {
+                    break;
+                };
+                let value = &buf[p.value.range()];
+                match key {
+                    // Encoded and decoded forms agree for the token alphabet;
+                    // a `%` means the value held a byte outside it.
+                    b"kid" => check_kid(value).map(|()| Field::Kid)?,
+                    b"nonce" => check_nonce(value).map(|()| Field::Nonce)?,
+                    b"sub" => Field::Sub,
+                    b"exp" => {
+                        let v = parse_decimal(
+                            value,
+                            "eg_exp must be Unix seconds: digits, no sign, no leading zeros",
+                        )?;
+                        once(&mut exp, v)?;
+                        Field::Exp
+                    }
+                    b"session" => {
+                        let v = parse_decimal(
+                            value,
+                            "eg_session must be seconds: digits, no sign, no leading zeros",
+                        )?;
+                        once(&mut session, v)?;
+                        Field::Session
+                    }
+                    _ => {
+                        let Some(attr) = key.strip_prefix(b"attr.") else {
+                            return Err(EmbedError::malformed("unknown eg_ parameter"));
+                        };
+                        check_attr_name(attr)?;
+                        // Sorted, so a repeated attribute is the previous one.
+                        if attrs.end == end
+                            && attrs.start < end
+                            && buf[c.params[end - 1].name.range()] == *name
+                        {
+                            return Err(EmbedError::malformed(
+                                "an eg_ parameter is given more than once",
+                            ));
+                        }
+                        Field::Attr
+                    }
+                }
             };
-            let value = c.value(p);
-            match key {
-                // Encoded and decoded forms agree for the token alphabet; a
-                // `%` means the value held a byte outside it.
-                "kid" => {
-                    check_kid(value)?;
-                    once(&mut kid, value.to_owned())?;
-                }
-                "nonce" => {
-                    check_nonce(value)?;
-                    once(&mut nonce, value.to_owned())?;
-                }
-                "sub" => {
-                    let v = utf8(value, "eg_sub must be UTF-8 text")?;
-                    check_sub(v.as_bytes())?;
+            match field {
+                Field::Kid => once(&mut kid, p.value)?,
+                Field::Nonce => once(&mut nonce, p.value)?,
+                Field::Sub => {
+                    let v = decoded_text(&mut c.buf, p.value, "eg_sub must be UTF-8 text")?;
+                    check_sub(v.range().len())?;
                     once(&mut sub, v)?;
                 }
-                "exp" => {
-                    let v = parse_decimal(
-                        value,
-                        "eg_exp must be Unix seconds: digits, no sign, no leading zeros",
-                    )?;
-                    once(&mut exp, v)?;
-                }
-                "session" => {
-                    let v = parse_decimal(
-                        value,
-                        "eg_session must be seconds: digits, no sign, no leading zeros",
-                    )?;
-                    once(&mut session, v)?;
-                }
-                _ => {
-                    let Some(attr) = key.strip_prefix("attr.") else {
-                        return Err(EmbedError::malformed("unknown eg_ parameter"));
-                    };
-                    check_attr_name(attr)?;
-                    if attrs.last().is_some_and(|(n, _)| n == attr) {
-                        return Err(EmbedError::malformed(
-                            "an eg_ parameter is given more than once",
-                        ));
+                Field::Exp | Field::Session => {}
+                Field::Attr => {
+                    let v =
+                        decoded_text(&mut c.buf, p.value, "an eg_attr value must be UTF-8 text")?;
+                    c.params[end].value = v;
+                    if attrs.is_empty() {
+                        attrs.start = end;
                     }
-                    let v = utf8(value, "an eg_attr value must be UTF-8 text")?;
-                    attrs.push((attr.to_owned(), v));
+                    attrs.end = end + 1;
                 }
             }
+            end += 1;
         }
         let sig = match &c.sig {
             SigField::One(encoded) => decode_sig(encoded)?,
@@ -176,9 +205,49 @@ impl EmbedParams {
             exp: exp.ok_or(EmbedError::malformed("eg_exp is missing"))?,
             nonce: nonce.ok_or(EmbedError::malformed("eg_nonce is missing"))?,
             session,
+            embed: first..end,
             attrs,
             sig,
         })
+    }
+}
+
+/// The name of an `eg_attr.NAME` parameter without its prefix.
+pub(crate) fn attr_name(encoded_name: &str) -> &str {
+    encoded_name.get(ATTR_PREFIX.len()..).unwrap_or("")
+}
+
+/// The decoded text of the canonical component at `span` of `buf`: the span
+/// itself when it has no escape (canonical text without `%` is ASCII), else
+/// the decoded bytes appended to `buf`. embedgate forwards identities as
+/// HTTP headers, so they must be UTF-8 (a clarification the spec leaves open).
+fn decoded_text(buf: &mut String, span: Span, what: &'static str) -> Result<Span, EmbedError> {
+    if !buf.as_bytes()[span.range()].contains(&b'%') {
+        return Ok(span);
+    }
+    // Decoding appends to the same buffer, so it works on indices.
+    let mut bytes = core::mem::take(buf).into_bytes();
+    let start = bytes.len();
+    let mut i = span.start as usize;
+    while i < span.end as usize {
+        let b = bytes[i];
+        // Canonical text has two hex digits after every `%`.
+        let decoded = match b {
+            b'%' => escaped_byte(&bytes, i).unwrap_or(b'%'),
+            _ => b,
+        };
+        bytes.push(decoded);
+        i += if b == b'%' { 3 } else { 1 };
+    }
+    let end = bytes.len();
+    let valid = core::str::from_utf8(&bytes[start..]).is_ok();
+    bytes.truncate(if valid { end } else { start });
+    // Everything before `start` was a `String`, and the tail was checked.
+    *buf = String::from_utf8(bytes).unwrap_or_default();
+    if valid {
+        Ok(Span::of(start..end))
+    } else {
+        Err(EmbedError::malformed(what))
     }
 }
 

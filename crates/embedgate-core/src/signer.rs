@@ -5,10 +5,12 @@ use core::fmt;
 use hmac::Mac;
 
 use crate::canonical::{Canonical, SigField};
+use crate::inline_vec::InlineVec;
 use crate::key::{new_mac, HmacSha256};
-use crate::params::{check_attr_name, check_kid, check_nonce, check_sub, encode_sig};
+use crate::params::{check_attr_name, check_kid, check_nonce, check_sub};
 use crate::percent::encode_query_component;
 use crate::reason::EmbedError;
+use crate::sort::sort_by;
 
 /// What to sign: the content URL and the viewer.
 #[derive(Clone, Copy, Debug)]
@@ -62,7 +64,7 @@ impl Signer {
     /// A signer for the secret `secret` (its UTF-8 bytes as issued) known
     /// publicly as `kid`.
     pub fn new(kid: &str, secret: &[u8]) -> Result<Self, EmbedError> {
-        check_kid(kid)?;
+        check_kid(kid.as_bytes())?;
         Ok(Signer {
             kid: kid.to_owned(),
             mac: new_mac(secret),
@@ -76,71 +78,136 @@ impl Signer {
 
     /// Returns the signed URL: the input URL with the `eg_` parameters and
     /// `eg_sig` appended to its query (before any fragment).
+    ///
+    /// The string to sign is not built: the content URL is canonicalised
+    /// alone, and the MAC is fed its head, the `eg_` parameters in sorted
+    /// order (they sort as one run, since no content name may start with
+    /// `eg_`) and its tail. The `eg_` parameters are written once, in
+    /// canonical form, into the URL, and hashed from there.
     pub fn sign(&self, req: &SignRequest<'_>) -> Result<String, EmbedError> {
-        check_sub(req.sub.as_bytes())?;
-        check_nonce(req.nonce)?;
-        let (base, fragment) = match req.url.find('#') {
+        check_sub(req.sub.len())?;
+        check_nonce(req.nonce.as_bytes())?;
+        let (base, fragment) = match req.url.bytes().position(|b| b == b'#') {
             Some(i) => (&req.url[..i], &req.url[i..]),
             None => (req.url, ""),
         };
-        let mut url: Vec<u8> = Vec::with_capacity(base.len() + 200 + req.sub.len());
-        url.extend_from_slice(base.as_bytes());
-        url.push(if base.contains('?') { b'&' } else { b'?' });
-        url.extend_from_slice(b"eg_kid=");
-        url.extend_from_slice(self.kid.as_bytes());
-        url.extend_from_slice(b"&eg_sub=");
-        encode_query_component(&mut url, req.sub.as_bytes());
-        url.extend_from_slice(b"&eg_exp=");
-        push_decimal(&mut url, req.exp);
-        url.extend_from_slice(b"&eg_nonce=");
-        url.extend_from_slice(req.nonce.as_bytes());
-        if let Some(s) = req.session {
-            url.extend_from_slice(b"&eg_session=");
-            push_decimal(&mut url, s);
-        }
-        for (i, (name, value)) in req.attrs.iter().enumerate() {
-            check_attr_name(name)?;
-            if req.attrs[..i].iter().any(|(n, _)| n == name) {
-                return Err(EmbedError::malformed("an attribute is given twice"));
-            }
-            url.extend_from_slice(b"&eg_attr.");
-            url.extend_from_slice(name.as_bytes());
-            url.push(b'=');
-            encode_query_component(&mut url, value.as_bytes());
-        }
-        // `base` is a &str and everything appended is ASCII.
-        let mut url =
-            String::from_utf8(url).map_err(|_| EmbedError::malformed("the URL is not UTF-8"))?;
-        let canonical = Canonical::from_url(&url)?;
-        self.check_embed_params(&canonical, req)?;
-        let mut mac = self.mac.clone();
-        mac.update(canonical.sts.as_bytes());
-        url.push_str("&eg_sig=");
-        url.push_str(&encode_sig(&mac.finalize().into_bytes()));
-        url.push_str(fragment);
-        Ok(url)
-    }
-
-    /// The URL given to sign must not already speak the scheme: a second
-    /// `eg_kid`, say, would make the result malformed.
-    fn check_embed_params(&self, c: &Canonical, req: &SignRequest<'_>) -> Result<(), EmbedError> {
-        if c.sig != SigField::Absent {
+        let content = Canonical::from_url(base)?;
+        if content.sig != SigField::Absent {
             return Err(EmbedError::malformed("the URL to sign already has eg_sig"));
         }
-        let own = 4 + usize::from(req.session.is_some()) + req.attrs.len();
-        let found = c
+        let at = content.first_embed;
+        if content
             .params
-            .iter()
-            .filter(|p| c.name(p).starts_with("eg_"))
-            .count();
-        if found != own {
+            .get(at)
+            .is_some_and(|p| content.name(p).starts_with("eg_"))
+        {
             return Err(EmbedError::malformed(
                 "the URL to sign already has eg_ parameters",
             ));
         }
-        Ok(())
+        for (name, _) in req.attrs {
+            check_attr_name(name.as_bytes())?;
+        }
+        let mut url: Vec<u8> = Vec::with_capacity(
+            base.len() + 160 + 3 * req.sub.len() + 24 * req.attrs.len() + fragment.len(),
+        );
+        url.extend_from_slice(base.as_bytes());
+        url.push(if base.as_bytes().contains(&b'?') {
+            b'&'
+        } else {
+            b'?'
+        });
+        // Each `eg_` parameter's span in `url` (without its leading `&`),
+        // to feed the MAC in sorted order below.
+        let kid = url.len();
+        url.extend_from_slice(b"eg_kid=");
+        url.extend_from_slice(self.kid.as_bytes());
+        let kid = (kid, url.len());
+        url.extend_from_slice(b"&eg_sub=");
+        let sub = url.len() - 7;
+        encode_query_component(&mut url, req.sub.as_bytes());
+        let sub = (sub, url.len());
+        url.extend_from_slice(b"&eg_exp=");
+        let exp = url.len() - 7;
+        push_decimal(&mut url, req.exp);
+        let exp = (exp, url.len());
+        url.extend_from_slice(b"&eg_nonce=");
+        let nonce = url.len() - 9;
+        url.extend_from_slice(req.nonce.as_bytes());
+        let nonce = (nonce, url.len());
+        let session = req.session.map(|s| {
+            url.extend_from_slice(b"&eg_session=");
+            let start = url.len() - 11;
+            push_decimal(&mut url, s);
+            (start, url.len())
+        });
+        // (index in `req.attrs`, span in `url`) of each attribute, then
+        // sorted by name: attribute names are canonical as they stand, so
+        // this sorts their `eg_attr.` parameters.
+        let mut attrs: InlineVec<(usize, usize, usize), INLINE_ATTRS> = InlineVec::new((0, 0, 0));
+        for (i, (name, value)) in req.attrs.iter().enumerate() {
+            url.extend_from_slice(b"&eg_attr.");
+            let start = url.len() - 8;
+            url.extend_from_slice(name.as_bytes());
+            url.push(b'=');
+            encode_query_component(&mut url, value.as_bytes());
+            attrs.push((i, start, url.len()));
+        }
+        let attrs = attrs.as_mut_slice();
+        let name = |a: &(usize, usize, usize)| req.attrs[a.0].0;
+        sort_by(attrs, |a, b| name(a) < name(b));
+        if attrs.windows(2).any(|w| name(&w[0]) == name(&w[1])) {
+            return Err(EmbedError::malformed("an attribute is given twice"));
+        }
+
+        let sts = content.sts().as_bytes();
+        let head_end = match at {
+            0 => content.query_start,
+            _ => content.params[at - 1].value.end as usize,
+        };
+        let mut mac = self.mac.clone();
+        update(&mut mac, &sts[..head_end]);
+        let mut first = at == 0;
+        let mut feed = |(start, end): (usize, usize)| {
+            if !first {
+                update(&mut mac, b"&");
+            }
+            first = false;
+            update(&mut mac, &url[start..end]);
+        };
+        for &(_, start, end) in attrs.iter() {
+            feed((start, end));
+        }
+        feed(exp);
+        feed(kid);
+        feed(nonce);
+        if let Some(session) = session {
+            feed(session);
+        }
+        feed(sub);
+        if let Some(tail) = content.params.get(at) {
+            update(&mut mac, b"&");
+            update(&mut mac, &sts[tail.name.start as usize..]);
+        }
+        url.extend_from_slice(b"&eg_sig=");
+        crate::base64url::encode_into(&mut url, &mac.finalize().into_bytes());
+        url.extend_from_slice(fragment.as_bytes());
+        // `base` and `fragment` are &str and everything else written is ASCII.
+        String::from_utf8(url).map_err(|_| EmbedError::malformed("the URL is not UTF-8"))
     }
 }
+
+/// `Mac::update`, kept out of line in WebAssembly: the signer feeds the
+/// MAC a dozen pieces, and each inlined copy of the block buffering adds to
+/// the package. Native builds inline it (a few % of a signature).
+#[cfg_attr(target_arch = "wasm32", inline(never))]
+#[cfg_attr(not(target_arch = "wasm32"), inline)]
+fn update(mac: &mut HmacSha256, bytes: &[u8]) {
+    mac.update(bytes);
+}
+
+/// Requests with more attributes than this sort them on the heap.
+const INLINE_ATTRS: usize = 8;
 
 impl fmt::Debug for Signer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

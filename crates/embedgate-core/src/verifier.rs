@@ -6,12 +6,14 @@
 //! step (the key id to look up, the nonce to remember), nothing to act on.
 
 use core::fmt;
+use core::ops::Range;
+use std::borrow::Cow;
 
 use hmac::Mac;
 
-use crate::canonical::Canonical;
+use crate::canonical::{Canonical, Param};
 use crate::key::{EmbedKey, KeyStore};
-use crate::params::EmbedParams;
+use crate::params::{attr_name, EmbedParams};
 use crate::reason::{EmbedError, Reason};
 
 /// A verifier's settings (spec §3 defaults: skew 60 s, max URL TTL 600 s).
@@ -64,19 +66,19 @@ impl UnverifiedEmbedUrl {
         Self::from_canonical(Canonical::from_request(host, path_and_query)?)
     }
 
-    fn from_canonical(canonical: Canonical) -> Result<Self, EmbedError> {
-        let params = EmbedParams::extract(&canonical)?;
+    fn from_canonical(mut canonical: Canonical) -> Result<Self, EmbedError> {
+        let params = EmbedParams::extract(&mut canonical)?;
         Ok(UnverifiedEmbedUrl { canonical, params })
     }
 
     /// `eg_kid`: the public client id of the secret that claims to have signed.
     pub fn kid(&self) -> &str {
-        &self.params.kid
+        self.canonical.text(self.params.kid)
     }
 
     /// The string to sign this URL implies.
     pub fn string_to_sign(&self) -> &str {
-        &self.canonical.sts
+        self.canonical.sts()
     }
 
     /// Steps 2-6 of spec §3: key known, key usable, MAC (constant time),
@@ -88,7 +90,7 @@ impl UnverifiedEmbedUrl {
         now: u64,
         policy: &VerifyPolicy,
     ) -> Result<AuthenticEmbedUrl, EmbedError> {
-        let Some(key) = keys.key(&self.params.kid) else {
+        let Some(key) = keys.key(self.kid()) else {
             return Err(EmbedError::new(
                 Reason::UnknownKey,
                 "no secret has this eg_kid",
@@ -111,7 +113,7 @@ impl UnverifiedEmbedUrl {
             ));
         }
         let mut mac = key.mac.clone();
-        mac.update(self.canonical.sts.as_bytes());
+        mac.update(self.canonical.sts().as_bytes());
         if mac.verify_slice(&self.params.sig).is_err() {
             return Err(EmbedError::new(
                 Reason::BadSignature,
@@ -149,7 +151,7 @@ impl UnverifiedEmbedUrl {
 impl fmt::Debug for UnverifiedEmbedUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UnverifiedEmbedUrl")
-            .field("kid", &self.params.kid)
+            .field("kid", &self.kid())
             .finish_non_exhaustive()
     }
 }
@@ -179,12 +181,12 @@ pub struct AuthenticEmbedUrl {
 impl AuthenticEmbedUrl {
     /// The key id (replay entries are per key and nonce).
     pub fn kid(&self) -> &str {
-        &self.url.params.kid
+        self.url.kid()
     }
 
     /// The nonce to claim.
     pub fn nonce(&self) -> &str {
-        &self.url.params.nonce
+        self.url.canonical.text(self.url.params.nonce)
     }
 
     /// Until when (Unix seconds) the nonce must be remembered: `eg_exp + skew`.
@@ -207,17 +209,14 @@ impl AuthenticEmbedUrl {
                 "the path lies outside the secret's scopes",
             ));
         }
-        let forward_query = self.url.canonical.content_query();
         let UnverifiedEmbedUrl { canonical, params } = self.url;
         Ok(VerifiedEmbedUrl {
-            host: canonical.host.clone(),
-            path: canonical.path.clone(),
-            sts: canonical.sts,
-            forward_query,
+            canonical,
             kid: params.kid,
             sub: params.sub,
-            exp: params.exp,
             nonce: params.nonce,
+            exp: params.exp,
+            embed: params.embed,
             attrs: params.attrs,
             session: self.session,
             requested_session: params.session,
@@ -235,18 +234,20 @@ impl fmt::Debug for AuthenticEmbedUrl {
 }
 
 /// A signed embed URL that passed every check: what goes downstream.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// It owns one buffer (the string to sign, plus the decoded text of
+/// escaped values); every accessor borrows from it.
+#[derive(Clone, PartialEq, Eq)]
 pub struct VerifiedEmbedUrl {
-    /// The string to sign; `host` and `path` index into it.
-    sts: String,
-    host: core::ops::Range<usize>,
-    path: core::ops::Range<usize>,
-    forward_query: String,
-    kid: String,
-    sub: String,
+    canonical: Canonical,
+    kid: crate::canonical::Span,
+    sub: crate::canonical::Span,
+    nonce: crate::canonical::Span,
     exp: u64,
-    nonce: String,
-    attrs: Vec<(String, String)>,
+    /// The `eg_` run of `canonical.params`.
+    embed: Range<usize>,
+    /// The `eg_attr.*` run of `canonical.params`.
+    attrs: Range<usize>,
     session: u64,
     requested_session: Option<u64>,
 }
@@ -254,11 +255,11 @@ pub struct VerifiedEmbedUrl {
 impl VerifiedEmbedUrl {
     /// The public client id of the secret that signed.
     pub fn kid(&self) -> &str {
-        &self.kid
+        self.canonical.text(self.kid)
     }
     /// The external user id (`eg_sub`, decoded).
     pub fn sub(&self) -> &str {
-        &self.sub
+        self.canonical.text(self.sub)
     }
     /// `eg_exp`.
     pub fn exp(&self) -> u64 {
@@ -266,11 +267,15 @@ impl VerifiedEmbedUrl {
     }
     /// `eg_nonce`.
     pub fn nonce(&self) -> &str {
-        &self.nonce
+        self.canonical.text(self.nonce)
     }
-    /// User attributes (`eg_attr.NAME`, decoded), sorted by name.
-    pub fn attrs(&self) -> &[(String, String)] {
-        &self.attrs
+    /// User attributes (`eg_attr.NAME`, decoded) as `(name, value)`, sorted
+    /// by name.
+    pub fn attrs(&self) -> Attrs<'_> {
+        Attrs {
+            canonical: &self.canonical,
+            params: self.canonical.params[self.attrs.clone()].iter(),
+        }
     }
     /// Session length in seconds: `eg_session` clamped to the policy's
     /// `max_session`, or `max_session` when the URL asked for none.
@@ -283,26 +288,82 @@ impl VerifiedEmbedUrl {
     }
     /// The canonical host that was signed.
     pub fn host(&self) -> &str {
-        &self.sts[self.host.clone()]
+        self.canonical.host()
     }
     /// The normalised path that was signed (and is to be forwarded).
     pub fn path(&self) -> &str {
-        &self.sts[self.path.clone()]
+        self.canonical.path()
     }
-    /// The canonical query without `eg_` parameters (may be empty).
-    pub fn forward_query(&self) -> &str {
-        &self.forward_query
+    /// The canonical query without `eg_` parameters (may be empty). It is
+    /// borrowed unless content parameters sort on both sides of the `eg_`
+    /// ones (names before `eg_`, such as `a` or upper-case, and after).
+    pub fn forward_query(&self) -> Cow<'_, str> {
+        match self.canonical.query_around(self.embed.clone()) {
+            (only, "") | ("", only) => Cow::Borrowed(only),
+            (before, after) => Cow::Owned([before, after].join("&")),
+        }
     }
     /// Path and query to forward upstream: exactly what was verified.
     pub fn forward_path_and_query(&self) -> String {
-        if self.forward_query.is_empty() {
-            self.path().to_owned()
-        } else {
-            let mut out = String::with_capacity(self.path.len() + 1 + self.forward_query.len());
-            out.push_str(self.path());
-            out.push('?');
-            out.push_str(&self.forward_query);
-            out
+        let (before, after) = self.canonical.query_around(self.embed.clone());
+        let path = self.path();
+        let mut out = String::with_capacity(path.len() + 2 + before.len() + after.len());
+        out.push_str(path);
+        for (i, part) in [before, after]
+            .into_iter()
+            .filter(|p| !p.is_empty())
+            .enumerate()
+        {
+            out.push(if i == 0 { '?' } else { '&' });
+            out.push_str(part);
         }
+        out
+    }
+}
+
+impl fmt::Debug for VerifiedEmbedUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifiedEmbedUrl")
+            .field("kid", &self.kid())
+            .field("sub", &self.sub())
+            .field("exp", &self.exp)
+            .field("host", &self.host())
+            .field("path", &self.path())
+            .field("forward_query", &self.forward_query())
+            .field("attrs", &self.attrs().collect::<Vec<_>>())
+            .field("session", &self.session)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The attributes of a [`VerifiedEmbedUrl`]: `(name, value)` pairs, decoded,
+/// sorted by name. See [`VerifiedEmbedUrl::attrs`].
+#[derive(Clone)]
+pub struct Attrs<'a> {
+    canonical: &'a Canonical,
+    params: core::slice::Iter<'a, Param>,
+}
+
+impl<'a> Iterator for Attrs<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let p = self.params.next()?;
+        Some((
+            attr_name(self.canonical.text(p.name)),
+            self.canonical.text(p.value),
+        ))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.params.size_hint()
+    }
+}
+
+impl ExactSizeIterator for Attrs<'_> {}
+
+impl fmt::Debug for Attrs<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.clone()).finish()
     }
 }

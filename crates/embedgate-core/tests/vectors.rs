@@ -233,11 +233,8 @@ fn session_is_clamped_to_the_policy() {
         3600
     );
     assert_eq!(
-        ok.attrs(),
-        &[
-            ("region".to_owned(), "emea".to_owned()),
-            ("tenant".to_owned(), "acme".to_owned())
-        ]
+        ok.attrs().collect::<Vec<_>>(),
+        [("region", "emea"), ("tenant", "acme")]
     );
 }
 

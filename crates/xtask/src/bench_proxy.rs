@@ -33,10 +33,15 @@ const MIN_SIGNED_OVER_COOKIE: f64 = 0.90;
 
 struct Options {
     duration: u64,
+    /// Let idle CPUs halt as usual instead of holding them in polling idle.
+    allow_idle: bool,
 }
 
 fn parse(args: &[String]) -> anyhow::Result<Options> {
-    let mut o = Options { duration: 10 };
+    let mut o = Options {
+        duration: 10,
+        allow_idle: false,
+    };
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -47,8 +52,9 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
                     .parse()
                     .context("--duration needs whole seconds")?;
             }
+            "--allow-idle" => o.allow_idle = true,
             other => bail!(
-                "cargo xtask bench-proxy: unknown argument {other:?} (takes --duration SECONDS)"
+                "cargo xtask bench-proxy: unknown argument {other:?} (takes --duration SECONDS, --allow-idle)"
             ),
         }
     }
@@ -355,6 +361,12 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         )
     })?;
     ensure_tools()?;
+    let idle = if opts.allow_idle {
+        IdleState::Default
+    } else {
+        hold_cpus_in_polling_idle()
+    };
+    step(&format!("CPU idle: {}", idle.describe()));
     step("building embedgate (release)");
     cargo(&["build", "--release", "-p", "embedgate", "--locked"])?;
     let bin = crate::root().join("target/release/embedgate");
@@ -524,11 +536,52 @@ upstream = "http://{backend}"
     lab.check_alive()?;
     let load_after = loadavg();
 
-    report(&rows, &opts, &load_before, &load_after);
+    report(&rows, &opts, &idle, &load_before, &load_after);
     Ok(())
 }
 
-fn report(rows: &[Row], opts: &Options, load_before: &str, load_after: &str) {
+/// How idle CPUs behaved during the run.
+enum IdleState {
+    /// `/dev/cpu_dma_latency` held at 0 µs (the file stays open for the run).
+    Polling(std::fs::File),
+    /// The kernel's default, as asked with `--allow-idle`.
+    Default,
+    /// The kernel's default, because polling could not be requested (why).
+    Unavailable(String),
+}
+
+impl IdleState {
+    fn describe(&self) -> String {
+        match self {
+            IdleState::Polling(_) => "held in polling idle (/dev/cpu_dma_latency = 0 for the whole run, as tuned's latency-performance profile does): a CPU waiting for the next request spins instead of halting, so a VM's wake-up latency does not enter the 1-connection figures; every case runs under the same setting".into(),
+            IdleState::Default => "default (--allow-idle): idle CPUs halt, and on a VM each wake-up adds tens to hundreds of µs to the 1-connection figures".into(),
+            IdleState::Unavailable(why) => format!("default, polling idle unavailable ({why}); on a VM the 1-connection figures include wake-up latency"),
+        }
+    }
+}
+
+/// Asks the kernel (PM QoS) for a CPU wake-up latency of 0 µs, which makes
+/// cpuidle governors (haltpoll, menu) pick the polling state. The request
+/// holds while the file stays open and ends when the process exits.
+fn hold_cpus_in_polling_idle() -> IdleState {
+    use std::io::Write as _;
+    let path = "/dev/cpu_dma_latency";
+    match std::fs::OpenOptions::new().write(true).open(path) {
+        Ok(mut f) => match f.write_all(&0i32.to_ne_bytes()) {
+            Ok(()) => IdleState::Polling(f),
+            Err(e) => IdleState::Unavailable(format!("cannot write {path}: {e}")),
+        },
+        Err(e) => IdleState::Unavailable(format!("cannot open {path}: {e}")),
+    }
+}
+
+fn report(
+    rows: &[Row],
+    opts: &Options,
+    idle: &IdleState,
+    load_before: &str,
+    load_after: &str,
+) {
     let get = |case: &str, conns: u32| {
         rows.iter()
             .find(|r| r.case == case && r.conns == conns)
@@ -596,6 +649,7 @@ fn report(rows: &[Row], opts: &Options, load_before: &str, load_after: &str) {
     println!(
         "\nsigned-URL cases: every request carries a fresh pre-signed URL (verified, nonce recorded; replay checking ON)."
     );
+    println!("CPU idle: {}.", idle.describe());
     println!(
         "wrk: {}; nginx: {}; load average before {load_before}, after {load_after} (CPU-bound neighbours distort the numbers)",
         tool_version("wrk", "-v"),

@@ -109,8 +109,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         Ok(v) => {
             let attrs: serde_json::Map<String, Value> = v
                 .attrs()
-                .iter()
-                .map(|(k, val)| (k.clone(), Value::String(val.clone())))
+                .map(|(k, val)| (k.to_owned(), Value::String(val.to_owned())))
                 .collect();
             (
                 json!({

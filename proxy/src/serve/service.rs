@@ -183,7 +183,10 @@ async fn handle_signed(
     let session = Session {
         kid: url.kid().to_owned(),
         sub: url.sub().to_owned(),
-        attrs: url.attrs().to_vec(),
+        attrs: url
+            .attrs()
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect(),
         scope: session_cookie::scope_for(&route.scope, verified.secret.key().scopes()),
         exp,
         issued: now,
@@ -221,7 +224,7 @@ async fn handle_signed(
     let identity = Identity {
         kid: url.kid(),
         sub: url.sub(),
-        attrs: url.attrs(),
+        attrs: &session.attrs,
     };
     forward(
         &state,
