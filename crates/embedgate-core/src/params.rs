@@ -222,33 +222,50 @@ pub(crate) fn attr_name(encoded_name: &str) -> &str {
 /// the decoded bytes appended to `buf`. embedgate forwards identities as
 /// HTTP headers, so they must be UTF-8 (a clarification the spec leaves open).
 fn decoded_text(buf: &mut String, span: Span, what: &'static str) -> Result<Span, EmbedError> {
-    if !buf.as_bytes()[span.range()].contains(&b'%') {
+    let end = span.end as usize;
+    let mut i = span.start as usize;
+    if !buf.as_bytes()[i..end].contains(&b'%') {
         return Ok(span);
     }
-    // Decoding appends to the same buffer, so it works on indices.
-    let mut bytes = core::mem::take(buf).into_bytes();
-    let start = bytes.len();
-    let mut i = span.start as usize;
-    while i < span.end as usize {
-        let b = bytes[i];
-        // Canonical text has two hex digits after every `%`.
-        let decoded = match b {
-            b'%' => escaped_byte(&bytes, i).unwrap_or(b'%'),
-            _ => b,
-        };
-        bytes.push(decoded);
-        i += if b == b'%' { 3 } else { 1 };
+    let start = buf.len();
+    while i < end {
+        // Literal runs are ASCII in canonical text: copied as they stand.
+        let run = buf.as_bytes()[i..end]
+            .iter()
+            .position(|&b| b == b'%')
+            .map_or(end, |n| i + n);
+        buf.extend_from_within(i..run);
+        i = run;
+        // A run of escapes holds whole characters when the value is UTF-8
+        // (canonical text escapes every non-ASCII byte), so each run is
+        // checked on its own, in pieces cut at character starts.
+        let mut piece = [0u8; 64];
+        let mut n = 0;
+        while i < end && buf.as_bytes()[i] == b'%' {
+            piece[n] = escaped_byte(buf.as_bytes(), i).unwrap_or(b'%');
+            n += 1;
+            i += 3;
+            let run_ends = i >= end || buf.as_bytes()[i] != b'%';
+            if n == piece.len() || run_ends {
+                // A full piece keeps its last, maybe cut, character for the
+                // next one; a character is at most four bytes.
+                let cut = match run_ends {
+                    true => n,
+                    false => piece
+                        .iter()
+                        .rposition(|&b| b & 0xC0 != 0x80)
+                        .filter(|&k| k > 0)
+                        .ok_or(EmbedError::malformed(what))?,
+                };
+                let text =
+                    core::str::from_utf8(&piece[..cut]).map_err(|_| EmbedError::malformed(what))?;
+                buf.push_str(text);
+                piece.copy_within(cut..n, 0);
+                n -= cut;
+            }
+        }
     }
-    let end = bytes.len();
-    let valid = core::str::from_utf8(&bytes[start..]).is_ok();
-    bytes.truncate(if valid { end } else { start });
-    // Everything before `start` was a `String`, and the tail was checked.
-    *buf = String::from_utf8(bytes).unwrap_or_default();
-    if valid {
-        Ok(Span::of(start..end))
-    } else {
-        Err(EmbedError::malformed(what))
-    }
+    Ok(Span::of(start..buf.len()))
 }
 
 const SIG_SHAPE: &str = "eg_sig must be exactly 43 base64url characters (32 bytes, unpadded)";
@@ -260,4 +277,55 @@ fn decode_sig(encoded: &[u8; SIG_LEN]) -> Result<[u8; 32], EmbedError> {
 /// `base64url_nopad` of a MAC.
 pub(crate) fn encode_sig(mac: &[u8]) -> String {
     crate::base64url::encode(mac)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{verify_url, EmbedKey, Reason, SignRequest, Signer, VerifyPolicy};
+    use std::collections::HashMap;
+
+    const SECRET: &[u8] = b"q7Vt2mXc9LpR4sZb8NwK3yHd6FgJ1aEo";
+
+    fn verify(url: &str) -> Result<crate::VerifiedEmbedUrl, Reason> {
+        let keys: HashMap<String, EmbedKey> = [("k1".to_owned(), EmbedKey::new(SECRET))].into();
+        verify_url(url, &keys, 1_000, &VerifyPolicy::default()).map_err(|e| e.reason())
+    }
+
+    fn sign(sub: &str, attr: &str) -> String {
+        let signer = Signer::new("k1", SECRET).expect("kid");
+        signer
+            .sign(&SignRequest {
+                url: "https://h/d",
+                sub,
+                exp: 1_100,
+                nonce: "AAAAAAAAAAAAAAAA",
+                session: None,
+                attrs: &[("a", attr)],
+            })
+            .expect("signs")
+    }
+
+    #[test]
+    fn long_escaped_values_decode_across_pieces() {
+        // 2- and 3-byte characters whose escapes run past one 64-byte piece.
+        let sub = "é".repeat(40) + "@x" + &"€".repeat(3);
+        let attr = "€".repeat(100) + "-" + &"😀".repeat(20);
+        let v = verify(&sign(&sub, &attr)).expect("verifies");
+        assert_eq!(v.sub(), sub);
+        assert_eq!(v.attrs().collect::<Vec<_>>(), [("a", attr.as_str())]);
+    }
+
+    #[test]
+    fn escapes_that_are_not_utf8_are_malformed() {
+        let good = sign("u", "x");
+        for bad in [
+            "%C3",
+            "%C3%A9%C3",
+            "%A9",
+            &"%C3%A9".repeat(40).replacen("%A9", "%41", 1),
+        ] {
+            let url = good.replace("eg_attr.a=x", &format!("eg_attr.a={bad}"));
+            assert_eq!(verify(&url).unwrap_err(), Reason::Malformed, "{bad}");
+        }
+    }
 }
