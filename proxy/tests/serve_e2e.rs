@@ -593,13 +593,105 @@ async fn upstream_down_is_502_and_slow_is_504() {
         down.json(),
         serde_json::json!({"error": "upstream_unavailable"})
     );
+    // A pooled connection whose timer fired while it sat idle: re-armed
+    // for the next request, not fired at once.
+    let ok = get(proxy.public, &sign(&kid, &secret, "/d/x", "u", &[]), &[]).await;
+    assert_eq!(ok.status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let ok = get(proxy.public, &sign(&kid, &secret, "/d/x", "u", &[]), &[]).await;
+    assert_eq!(ok.status, StatusCode::OK);
+    // Too slow on that reused connection: 504 after the full 300 ms.
+    let started = std::time::Instant::now();
     let slow = get(proxy.public, &sign(&kid, &secret, "/d/slow", "u", &[]), &[]).await;
+    assert!(started.elapsed() >= Duration::from_millis(290));
     assert_eq!(slow.status, StatusCode::GATEWAY_TIMEOUT);
     assert_eq!(
         slow.json(),
         serde_json::json!({"error": "upstream_timeout"})
     );
     backend.release.notify_one();
+    proxy.stop().await;
+}
+
+/// A raw HTTP/1.1 backend answering `ok` to every request head; with
+/// `close`, it closes each connection right after its answer without
+/// saying so (no `Connection: close`). Returns its address and how many
+/// connections it accepted.
+async fn raw_backend(
+    close: bool,
+) -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = std::sync::Arc::clone(&accepted);
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let end = loop {
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                        match s.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    buf.drain(..end);
+                    let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                    if s.write_all(answer).await.is_err() || close {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, accepted)
+}
+
+#[tokio::test]
+async fn upstream_connections_are_reused_and_closed_ones_replaced() {
+    let store = TestStore::new();
+    let backend = Backend::start().await;
+    let (keep, keep_conns) = raw_backend(false).await;
+    let (close, close_conns) = raw_backend(true).await;
+    let extra = format!(
+        "\n[[routes]]\nname = \"keep\"\nprefix = \"/keep/\"\nupstream = \"http://{keep}\"\n\
+         \n[[routes]]\nname = \"close\"\nprefix = \"/close/\"\nupstream = \"http://{close}\"\n"
+    );
+    let proxy = Proxy::start(&config_toml(&store, &backend, &extra)).await;
+    let (kid, secret) = store.create_secret("main", &[]);
+    proxy.reload.reload().await.unwrap();
+    for prefix in ["/keep/", "/close/"] {
+        let url = sign(&kid, &secret, &format!("{prefix}x"), "u", &[]);
+        let cookie = get(proxy.public, &url, &[]).await.cookie().unwrap();
+        for i in 0..20 {
+            // Time for the proxy to see a closed connection close (as
+            // with any keep-alive client, a request racing the close
+            // would fail).
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            let got = get(
+                proxy.public,
+                &format!("{prefix}x?i={i}"),
+                &[("cookie", &cookie)],
+            )
+            .await;
+            assert_eq!(got.status, StatusCode::OK, "{prefix} #{i}: {:?}", got.body);
+            assert_eq!(got.body, "ok");
+        }
+    }
+    // 21 requests each: one kept-alive connection for all of them; a new
+    // one for each where the backend closes after every answer.
+    let seq = std::sync::atomic::Ordering::SeqCst;
+    assert_eq!(keep_conns.load(seq), 1);
+    assert_eq!(close_conns.load(seq), 21);
     proxy.stop().await;
 }
 

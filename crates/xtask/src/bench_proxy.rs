@@ -575,13 +575,7 @@ fn hold_cpus_in_polling_idle() -> IdleState {
     }
 }
 
-fn report(
-    rows: &[Row],
-    opts: &Options,
-    idle: &IdleState,
-    load_before: &str,
-    load_after: &str,
-) {
+fn report(rows: &[Row], opts: &Options, idle: &IdleState, load_before: &str, load_after: &str) {
     let get = |case: &str, conns: u32| {
         rows.iter()
             .find(|r| r.case == case && r.conns == conns)

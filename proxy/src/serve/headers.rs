@@ -24,8 +24,18 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     header::UPGRADE,
 ];
 
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_EMBED_KEY: HeaderName = HeaderName::from_static("x-embed-key");
+
 /// Removes hop-by-hop headers, including those the `Connection` header names.
 pub fn remove_hop_by_hop(h: &mut HeaderMap) {
+    // Most messages carry none: one pass over the names (equality of
+    // standard names is a tag compare) instead of eight hashed removals.
+    if !h.keys().any(|k| HOP_BY_HOP.contains(k)) {
+        return;
+    }
     let named: Vec<HeaderName> = h
         .get_all(header::CONNECTION)
         .iter()
@@ -43,24 +53,24 @@ pub fn remove_hop_by_hop(h: &mut HeaderMap) {
 
 /// Removes everything a client could use to pass as someone else, or to
 /// mislead the backend about where the request came from.
-pub fn strip_client_identity(h: &mut HeaderMap, route: &RouteConfig) {
-    h.remove(&route.user_header);
-    if let Some(a) = &route.upstream_auth {
-        h.remove(&a.header);
+/// `attr_prefix_lower` is the route's attribute header prefix in lower case
+/// (header names are).
+pub fn strip_client_identity(h: &mut HeaderMap, route: &RouteConfig, attr_prefix_lower: &str) {
+    let doomed = |k: &HeaderName| {
+        let n = k.as_str();
+        *k == route.user_header
+            || route.upstream_auth.as_ref().is_some_and(|a| *k == a.header)
+            || n.starts_with("x-embed-")
+            || n.starts_with(attr_prefix_lower)
+            || n.starts_with("x-forwarded-")
+            || n == "forwarded"
+            || n == "x-real-ip"
+    };
+    // Usually there is nothing to strip: one pass, no allocation.
+    if !h.keys().any(doomed) {
+        return;
     }
-    let attr_prefix = route.attr_header_prefix.to_ascii_lowercase();
-    let doomed: Vec<HeaderName> = h
-        .keys()
-        .filter(|k| {
-            let n = k.as_str();
-            n.starts_with("x-embed-")
-                || n.starts_with(attr_prefix.as_str())
-                || n.starts_with("x-forwarded-")
-                || n == "forwarded"
-                || n == "x-real-ip"
-        })
-        .cloned()
-        .collect();
+    let doomed: Vec<HeaderName> = h.keys().filter(|k| doomed(k)).cloned().collect();
     for n in doomed {
         h.remove(n);
     }
@@ -69,51 +79,81 @@ pub fn strip_client_identity(h: &mut HeaderMap, route: &RouteConfig) {
 /// Cuts cookies whose name starts with `own_prefix` out of `Cookie`; the
 /// session cookies are the proxy's business, not the backend's.
 pub fn strip_own_cookies(h: &mut HeaderMap, own_prefix: &str) {
-    let values: Vec<HeaderValue> = h.get_all(header::COOKIE).iter().cloned().collect();
-    if values.is_empty() {
+    let mut values = h.get_all(header::COOKIE).iter();
+    let Some(first) = values.next() else {
         return;
-    }
-    let mut kept: Vec<String> = Vec::new();
-    let mut changed = false;
-    for v in &values {
-        let Ok(s) = v.to_str() else {
-            changed = true;
-            continue;
-        };
-        for pair in s.split(';') {
-            let pair = pair.trim();
-            if pair.is_empty() {
-                continue;
+    };
+    // One readable header: left as it is without our cookies, removed when
+    // it holds only ours (what a browser sends to an embed), without
+    // building anything.
+    if values.next().is_none() {
+        if let Ok(s) = first.to_str() {
+            let (mut own, mut others) = (false, false);
+            // `to_str` admits visible ASCII and tabs only: `trim_ascii` is
+            // `trim` here, without decoding characters.
+            for pair in s.split(';').map(str::trim_ascii).filter(|p| !p.is_empty()) {
+                if pair.starts_with(own_prefix) {
+                    own = true;
+                } else {
+                    others = true;
+                }
             }
-            if pair.starts_with(own_prefix) {
-                changed = true;
-            } else {
-                kept.push(pair.to_owned());
+            if !own {
+                return;
+            }
+            if !others {
+                h.remove(header::COOKIE);
+                return;
             }
         }
     }
-    if !changed && values.len() == 1 {
-        return;
+    // Otherwise the others' cookies are joined into one header (none left:
+    // no header); unreadable values are dropped.
+    let mut kept = String::new();
+    for v in &h.get_all(header::COOKIE) {
+        let Ok(s) = v.to_str() else {
+            continue;
+        };
+        for pair in s.split(';') {
+            let pair = pair.trim_ascii();
+            if pair.is_empty() || pair.starts_with(own_prefix) {
+                continue;
+            }
+            if !kept.is_empty() {
+                kept.push_str("; ");
+            }
+            kept.push_str(pair);
+        }
     }
     h.remove(header::COOKIE);
     if !kept.is_empty() {
-        if let Ok(v) = HeaderValue::from_str(&kept.join("; ")) {
+        if let Ok(v) = HeaderValue::from_str(&kept) {
             h.insert(header::COOKIE, v);
         }
     }
 }
 
-/// Sets `X-Forwarded-For`, `-Proto` and `-Host`.
-pub fn set_forwarded(h: &mut HeaderMap, client: IpAddr, https: bool, host: Option<&HeaderValue>) {
-    if let Ok(v) = HeaderValue::from_str(&client.to_string()) {
-        h.insert(HeaderName::from_static("x-forwarded-for"), v);
+/// The `X-Forwarded-For` value of a peer: made once per connection.
+pub fn forwarded_for(client: IpAddr) -> Option<HeaderValue> {
+    HeaderValue::from_str(&client.to_string()).ok()
+}
+
+/// Sets `X-Forwarded-For` (the value of [`forwarded_for`]), `-Proto` and `-Host`.
+pub fn set_forwarded(
+    h: &mut HeaderMap,
+    client: Option<&HeaderValue>,
+    https: bool,
+    host: Option<HeaderValue>,
+) {
+    if let Some(v) = client {
+        h.insert(X_FORWARDED_FOR, v.clone());
     }
     h.insert(
-        HeaderName::from_static("x-forwarded-proto"),
+        X_FORWARDED_PROTO,
         HeaderValue::from_static(if https { "https" } else { "http" }),
     );
     if let Some(host) = host {
-        h.insert(HeaderName::from_static("x-forwarded-host"), host.clone());
+        h.insert(X_FORWARDED_HOST, host);
     }
 }
 
@@ -132,18 +172,19 @@ pub fn set_identity(
     route: &RouteConfig,
     kid: &str,
     sub: &str,
-    attrs: &[(String, String)],
+    attrs: &[(impl AsRef<str>, impl AsRef<str>)],
 ) -> Result<(), ()> {
     h.insert(route.user_header.clone(), identity_value(sub).ok_or(())?);
+    // One buffer for every attribute's header name.
+    let mut name_buf = String::new();
     for (name, value) in attrs {
-        let hn = HeaderName::from_bytes(format!("{}{}", route.attr_header_prefix, name).as_bytes())
-            .map_err(|_| ())?;
-        h.append(hn, identity_value(value).ok_or(())?);
+        name_buf.clear();
+        name_buf.push_str(&route.attr_header_prefix);
+        name_buf.push_str(name.as_ref());
+        let hn = HeaderName::from_bytes(name_buf.as_bytes()).map_err(|_| ())?;
+        h.append(hn, identity_value(value.as_ref()).ok_or(())?);
     }
-    h.insert(
-        HeaderName::from_static("x-embed-key"),
-        HeaderValue::from_str(kid).map_err(|_| ())?,
-    );
+    h.insert(X_EMBED_KEY, HeaderValue::from_str(kid).map_err(|_| ())?);
     Ok(())
 }
 
@@ -153,13 +194,12 @@ pub fn is_websocket_upgrade(h: &HeaderMap) -> bool {
         .get(header::UPGRADE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
-    let connection = h
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
-    upgrade && connection
+    upgrade
+        && h.get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
 }
 
 #[cfg(test)]

@@ -83,6 +83,8 @@ struct RouteMetrics {
     requests: [AtomicU64; OUTCOMES],
     url_verifications: [AtomicU64; OUTCOMES],
     session_checks: [AtomicU64; OUTCOMES],
+    /// Per bucket, requests that fell in it (not cumulative: one atomic
+    /// add per request; the exposition sums them).
     latency_buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_micros: AtomicU64,
@@ -143,10 +145,8 @@ impl Metrics {
     pub fn upstream_latency(&self, route: usize, d: Duration) {
         let r = self.route(Some(route));
         let secs = d.as_secs_f64();
-        for (i, b) in BUCKETS.iter().enumerate() {
-            if secs <= *b {
-                r.latency_buckets[i].fetch_add(1, Ordering::Relaxed);
-            }
+        if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
+            r.latency_buckets[i].fetch_add(1, Ordering::Relaxed);
         }
         r.latency_count.fetch_add(1, Ordering::Relaxed);
         r.latency_sum_micros.fetch_add(
@@ -207,12 +207,13 @@ impl Metrics {
             "# HELP {name} Time until the upstream's response headers.\n# TYPE {name} histogram"
         );
         for r in &self.routes[..self.routes.len() - 1] {
+            let mut cumulative = 0;
             for (i, b) in BUCKETS.iter().enumerate() {
+                cumulative += r.latency_buckets[i].load(Ordering::Relaxed);
                 let _ = writeln!(
                     out,
-                    "{name}_bucket{{route=\"{}\",le=\"{b}\"}} {}",
+                    "{name}_bucket{{route=\"{}\",le=\"{b}\"}} {cumulative}",
                     r.name,
-                    r.latency_buckets[i].load(Ordering::Relaxed)
                 );
             }
             let count = r.latency_count.load(Ordering::Relaxed);
@@ -271,5 +272,32 @@ impl Metrics {
             replay_entries as u64,
         );
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_histogram_is_cumulative() {
+        let m = Metrics::new(&["d".to_owned()]);
+        for ms in [0, 1, 3, 3, 20_000] {
+            m.upstream_latency(0, Duration::from_millis(ms));
+        }
+        let text = m.render(&SecretCache::new(Vec::new()), 0);
+        let bucket = |le: &str| {
+            let prefix =
+                format!("embedgate_upstream_duration_seconds_bucket{{route=\"d\",le=\"{le}\"}} ");
+            text.lines()
+                .find_map(|l| l.strip_prefix(prefix.as_str()))
+                .and_then(|v| v.parse::<u64>().ok())
+        };
+        assert_eq!(bucket("0.0005"), Some(1));
+        assert_eq!(bucket("0.001"), Some(2));
+        assert_eq!(bucket("0.0025"), Some(2));
+        assert_eq!(bucket("0.005"), Some(4));
+        assert_eq!(bucket("10"), Some(4));
+        assert_eq!(bucket("+Inf"), Some(5));
     }
 }

@@ -196,6 +196,7 @@ impl Server {
                     &r.name,
                     insecure,
                 ),
+                attr_prefix_lower: r.attr_header_prefix.to_ascii_lowercase(),
                 scope: std::iter::once(r.prefix.clone())
                     .chain(r.session_paths.iter().cloned())
                     .collect(),
@@ -215,7 +216,14 @@ impl Server {
                 max_session: config.verify.max_session,
             },
             public_host: config.verify.public_host.clone(),
-            upstream: upstream::Upstream::new(&config.upstream),
+            upstream: upstream::Upstream::new(
+                &config.upstream,
+                &config
+                    .routes
+                    .iter()
+                    .map(|r| r.upstream.clone())
+                    .collect::<Vec<_>>(),
+            ),
             metrics: metrics::Metrics::new(&names),
             https: tls.is_some(),
             insecure_dev_cookies: insecure,
@@ -376,9 +384,12 @@ async fn serve_connection<IO>(
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    // Formatted once per connection, not per request.
+    let client_ip = headers::forwarded_for(peer.ip());
     let svc = service_fn(move |req| {
         let state = Arc::clone(&state);
-        async move { Ok::<_, Infallible>(service::handle(state, req, peer).await) }
+        let client_ip = client_ip.clone();
+        async move { Ok::<_, Infallible>(service::handle(state, req, client_ip).await) }
     });
     let builder = auto::Builder::new(TokioExecutor::new());
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), svc);

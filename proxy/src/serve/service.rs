@@ -2,7 +2,6 @@
 //! session; any other request needs a session covering its path; what
 //! passes is forwarded upstream with the verified identity.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use embedgate_core::{Reason, VerifyPolicy};
@@ -14,9 +13,9 @@ use super::headers;
 use super::metrics::{Metrics, Outcome};
 use super::refusal::{full, Refusal};
 use super::replay::Replay;
-use super::secret_cache::{CachedSecret, SecretCache};
-use super::session_cookie::{self, Session};
-use super::upstream::{stream_body, upstream_uri, ProxyBody, Upstream};
+use super::secret_cache::SecretCache;
+use super::session_cookie::{self, PayloadBuf, Session};
+use super::upstream::{origin_uri, ProxyBody, Upstream};
 use super::verify_request;
 use super::websocket;
 
@@ -25,6 +24,8 @@ use super::websocket;
 pub(crate) struct Route {
     pub(crate) cfg: RouteConfig,
     pub(crate) cookie_name: String,
+    /// `cfg.attr_header_prefix` in lower case, as header names are.
+    pub(crate) attr_prefix_lower: String,
     /// The prefix, then the session paths.
     pub(crate) scope: Vec<String>,
 }
@@ -45,10 +46,11 @@ pub(crate) struct State {
 }
 
 /// The identity to send upstream.
-struct Identity<'a> {
+/// `A`: any string type (owned, or borrowed from a URL or a cookie).
+struct Identity<'a, A: AsRef<str>> {
     kid: &'a str,
     sub: &'a str,
-    attrs: &'a [(String, String)],
+    attrs: &'a [(A, A)],
 }
 
 impl State {
@@ -64,19 +66,21 @@ impl State {
 
     /// Routes a session request to `path` may belong to: the prefix route
     /// first, then routes listing `path` among their session paths.
-    fn session_candidates(&self, path: &str) -> Vec<usize> {
-        let mut out: Vec<usize> = self.route_for(path).into_iter().collect();
-        for (i, r) in self.routes.iter().enumerate() {
-            if !out.contains(&i)
-                && r.cfg
-                    .session_paths
-                    .iter()
-                    .any(|p| embedgate_core::path_in_scope(path, p))
-            {
-                out.push(i);
-            }
-        }
-        out
+    fn session_candidates<'s>(&'s self, path: &'s str) -> impl Iterator<Item = usize> + 's {
+        let primary = self.route_for(path);
+        primary.into_iter().chain(
+            self.routes
+                .iter()
+                .enumerate()
+                .filter(move |(i, r)| {
+                    Some(*i) != primary
+                        && r.cfg
+                            .session_paths
+                            .iter()
+                            .any(|p| embedgate_core::path_in_scope(path, p))
+                })
+                .map(|(i, _)| i),
+        )
     }
 
     fn refuse(&self, route: Option<usize>, r: Refusal) -> Response<ProxyBody> {
@@ -99,18 +103,24 @@ pub(crate) fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Handles one request.
+/// Handles one request. `client_ip` is the `X-Forwarded-For` value of the
+/// connection's peer (made once per connection).
 pub(crate) async fn handle(
     state: Arc<State>,
     req: Request<Incoming>,
-    peer: SocketAddr,
+    client_ip: Option<HeaderValue>,
 ) -> Response<ProxyBody> {
     let now = unix_now();
     let signed = req.uri().query().is_some_and(verify_request::has_eg_params);
     if signed {
-        handle_signed(state, req, peer, now).await
-    } else {
-        handle_session(state, req, peer, now).await
+        return handle_signed(state, req, client_ip, now).await;
+    }
+    // A session request has nothing to wait for before the upstream: its
+    // checks run synchronously, so what they hold (the decoded cookie, the
+    // identity) never lives in the request's future.
+    match session_request(&state, req, client_ip.as_ref(), now) {
+        Ok((route_idx, fwd)) => send_upstream(&state, route_idx, fwd, None).await,
+        Err((route, r)) => state.refuse(route, r),
     }
 }
 
@@ -125,7 +135,7 @@ fn request_host(req: &Request<Incoming>) -> Option<HeaderValue> {
 async fn handle_signed(
     state: Arc<State>,
     req: Request<Incoming>,
-    peer: SocketAddr,
+    client_ip: Option<HeaderValue>,
     now: u64,
 ) -> Response<ProxyBody> {
     // Route by the normalised path; a path no route serves is refused
@@ -191,14 +201,13 @@ async fn handle_signed(
         exp,
         issued: now,
     };
-    let value = session_cookie::seal(&session, &verified.secret, &route.cookie_name);
-    let set_cookie = session_cookie::set_cookie(
+    let Some(mut set_cookie) = session_cookie::set_cookie_header(
+        &session,
+        &verified.secret,
         &route.cookie_name,
-        &value,
         exp.saturating_sub(now),
         state.insecure_dev_cookies,
-    );
-    let Ok(mut set_cookie) = HeaderValue::from_str(&set_cookie) else {
+    ) else {
         return state.refuse(Some(route_idx), Refusal::url(Reason::Malformed));
     };
     set_cookie.set_sensitive(true);
@@ -226,45 +235,63 @@ async fn handle_signed(
         sub: url.sub(),
         attrs: &session.attrs,
     };
-    forward(
+    match prepare_forward(
         &state,
         route_idx,
         req,
-        &clean,
+        Some(&clean),
         &identity,
-        peer,
-        Some(set_cookie),
-    )
-    .await
+        client_ip.as_ref(),
+    ) {
+        Ok(fwd) => send_upstream(&state, route_idx, fwd, Some(set_cookie)).await,
+        Err((route, r)) => state.refuse(route, r),
+    }
 }
 
-async fn handle_session(
-    state: Arc<State>,
+/// Checks a request without `eg_` parameters against the session cookies of
+/// the routes that may serve it; on success, the request to send upstream.
+fn session_request(
+    state: &State,
     req: Request<Incoming>,
-    peer: SocketAddr,
+    client_ip: Option<&HeaderValue>,
     now: u64,
-) -> Response<ProxyBody> {
+) -> Result<(usize, Forward), Refused> {
     let Ok(path) = embedgate_core::normalise_path(req.uri().path()) else {
         let route = state.route_for(req.uri().path());
-        return state.refuse(route, Refusal::url(Reason::Malformed));
+        return Err((route, Refusal::url(Reason::Malformed)));
     };
-    let candidates = state.session_candidates(&path);
-    if candidates.is_empty() {
-        return state.refuse(None, Refusal::NO_ROUTE);
-    }
+    let mut candidates = state.session_candidates(&path).peekable();
+    let Some(&first) = candidates.peek() else {
+        return Err((None, Refusal::NO_ROUTE));
+    };
+    // A path that was already normal, in an origin-form URI: the request's
+    // own URI goes upstream as it is.
+    let uri = req.uri();
+    let keep_uri = uri.scheme().is_none() && uri.authority().is_none() && uri.path() == path;
+    let mut buf = PayloadBuf::new();
     let mut refusal: Option<(usize, Refusal)> = None;
-    let mut granted: Option<(usize, Session, Arc<CachedSecret>)> = None;
-    for &i in &candidates {
+    for i in candidates {
         let route = &state.routes[i];
         let Some(value) = session_cookie::find(req.headers(), &route.cookie_name) else {
             continue;
         };
-        match session_cookie::open(value, &route.cookie_name, &state.cache, now) {
-            Ok((session, secret)) => {
-                if session_cookie::covers(&session, &secret, &path) {
-                    granted = Some((i, session, secret));
-                    break;
-                }
+        match session_cookie::open(value, &route.cookie_name, &state.cache, now, &mut buf) {
+            Ok((session, secret)) if session_cookie::covers(&session, &secret, &path) => {
+                state.metrics.session_check(Some(i), Outcome::Forwarded);
+                secret.touch(now);
+                let pq = (!keep_uri).then(|| match req.uri().query() {
+                    Some(q) => format!("{path}?{q}"),
+                    None => path.clone(),
+                });
+                let identity = Identity {
+                    kid: &session.kid,
+                    sub: &session.sub,
+                    attrs: &session.attrs,
+                };
+                return prepare_forward(state, i, req, pq.as_deref(), &identity, client_ip)
+                    .map(|fwd| (i, fwd));
+            }
+            Ok(_) => {
                 state
                     .metrics
                     .session_check(Some(i), Outcome::SessionOutOfScope);
@@ -277,53 +304,52 @@ async fn handle_session(
             }
         }
     }
-    let Some((route_idx, session, secret)) = granted else {
-        let (route, r) = refusal.unwrap_or((
-            candidates[0],
-            Refusal::session(session_cookie::SessionError::NoSession),
-        ));
-        return state.refuse(Some(route), r);
-    };
-    state
-        .metrics
-        .session_check(Some(route_idx), Outcome::Forwarded);
-    secret.touch(now);
-    let pq = match req.uri().query() {
-        Some(q) => format!("{path}?{q}"),
-        None => path,
-    };
-    let identity = Identity {
-        kid: &session.kid,
-        sub: &session.sub,
-        attrs: &session.attrs,
-    };
-    forward(&state, route_idx, req, &pq, &identity, peer, None).await
+    let (route, r) = refusal.unwrap_or((
+        first,
+        Refusal::session(session_cookie::SessionError::NoSession),
+    ));
+    Err((Some(route), r))
 }
 
-async fn forward(
+/// A refusal and the route it counts for (answered by `State::refuse`).
+type Refused = (Option<usize>, Refusal);
+
+/// A request ready to go upstream.
+struct Forward {
+    req: Request<Incoming>,
+    /// The client's side of a WebSocket upgrade.
+    client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+}
+
+/// Turns the client's request into the upstream's: headers cleaned, the
+/// verified identity set, the URI `path_and_query` (`None`: the request's
+/// own URI, already origin-form and normal).
+fn prepare_forward(
     state: &State,
     route_idx: usize,
     mut req: Request<Incoming>,
-    path_and_query: &str,
-    identity: &Identity<'_>,
-    peer: SocketAddr,
-    set_cookie: Option<HeaderValue>,
-) -> Response<ProxyBody> {
+    path_and_query: Option<&str>,
+    identity: &Identity<'_, impl AsRef<str>>,
+    client_ip: Option<&HeaderValue>,
+) -> Result<Forward, Refused> {
     let route = &state.routes[route_idx];
     let websocket = headers::is_websocket_upgrade(req.headers());
     let client_upgrade = websocket.then(|| hyper::upgrade::on(&mut req));
     let host = request_host(&req);
     let (mut parts, body) = req.into_parts();
     let h = &mut parts.headers;
+    // Room for what is added below (forwarding, identity, key, host) in
+    // one growth of the map, not several.
+    h.reserve(8 + identity.attrs.len());
     headers::remove_hop_by_hop(h);
-    headers::strip_client_identity(h, &route.cfg);
+    headers::strip_client_identity(h, &route.cfg, &route.attr_prefix_lower);
     headers::strip_own_cookies(h, &state.cookie_prefix);
-    h.remove(header::HOST);
-    headers::set_forwarded(h, peer.ip(), state.https, host.as_ref());
+    // `Host` is replaced by the upstream's (`Upstream::send`).
+    headers::set_forwarded(h, client_ip, state.https, host);
     if headers::set_identity(h, &route.cfg, identity.kid, identity.sub, identity.attrs).is_err() {
         // Control characters in a signed user id or attribute: refuse
         // rather than send a header the backend could misread.
-        return state.refuse(Some(route_idx), Refusal::url(Reason::Malformed));
+        return Err((Some(route_idx), Refusal::url(Reason::Malformed)));
     }
     if let Some(auth) = &route.cfg.upstream_auth {
         match state.cache.credential(route_idx) {
@@ -332,10 +358,10 @@ async fn forward(
             }
             None => {
                 tracing::error!(route = %route.cfg.name, "upstream credential unavailable; not forwarding");
-                return state.refuse(
+                return Err((
                     Some(route_idx),
                     Refusal::upstream(super::upstream::UpstreamError::Unavailable),
-                );
+                ));
             }
         }
     }
@@ -343,13 +369,31 @@ async fn forward(
         h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     }
-    let Some(uri) = upstream_uri(&route.cfg.upstream, path_and_query) else {
-        return state.refuse(Some(route_idx), Refusal::url(Reason::Malformed));
-    };
-    parts.uri = uri;
-    let upstream_req = Request::from_parts(parts, body);
+    if let Some(pq) = path_and_query {
+        let Some(uri) = origin_uri(pq) else {
+            return Err((Some(route_idx), Refusal::url(Reason::Malformed)));
+        };
+        parts.uri = uri;
+    }
+    Ok(Forward {
+        req: Request::from_parts(parts, body),
+        client_upgrade,
+    })
+}
 
-    let (mut resp, took) = match state.upstream.send(upstream_req).await {
+/// Sends a prepared request and turns the upstream's answer into the
+/// client's (`set_cookie`: the session a signed URL opened).
+async fn send_upstream(
+    state: &State,
+    route_idx: usize,
+    fwd: Forward,
+    set_cookie: Option<HeaderValue>,
+) -> Response<ProxyBody> {
+    let Forward {
+        req: upstream_req,
+        client_upgrade,
+    } = fwd;
+    let (mut resp, took) = match state.upstream.send(route_idx, upstream_req).await {
         Ok(r) => r,
         Err(e) => return state.refuse(Some(route_idx), Refusal::upstream(e)),
     };
@@ -360,7 +404,7 @@ async fn forward(
         if let Some(client) = client_upgrade {
             let upstream = hyper::upgrade::on(&mut resp);
             websocket::splice(client, upstream);
-            return resp.map(stream_body);
+            return resp;
         }
     }
     headers::remove_hop_by_hop(resp.headers_mut());
@@ -376,5 +420,5 @@ async fn forward(
         h.entry(header::REFERRER_POLICY)
             .or_insert(HeaderValue::from_static("no-referrer"));
     }
-    resp.map(stream_body)
+    resp
 }

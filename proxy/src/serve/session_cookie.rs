@@ -13,11 +13,13 @@
 //! The payload is readable by its holder (it holds what the signed URL
 //! showed anyway), never forgeable.
 
+use std::borrow::Cow;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
+use base64::{DecodeSliceError, Engine as _};
 use hmac::Mac;
 use http::HeaderMap;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::secret_cache::{CachedSecret, SecretCache};
 
@@ -45,6 +47,107 @@ pub struct Session {
     pub issued: u64,
 }
 
+/// A session read back from a cookie. It borrows what it can from the
+/// decoded payload (see [`PayloadBuf`]): the request path copies nothing it
+/// does not send on.
+#[derive(Debug, PartialEq, Eq, Deserialize)]
+pub struct OpenedSession<'a> {
+    /// The secret's client id.
+    #[serde(rename = "k", borrow)]
+    pub kid: Text<'a>,
+    /// The user.
+    #[serde(rename = "s", borrow)]
+    pub sub: Text<'a>,
+    /// User attributes.
+    #[serde(rename = "a", borrow)]
+    pub attrs: Vec<(Text<'a>, Text<'a>)>,
+    /// Normalised path prefixes the session may fetch.
+    #[serde(rename = "p", borrow)]
+    pub scope: Vec<Text<'a>>,
+    /// Expiry, Unix seconds.
+    #[serde(rename = "e")]
+    pub exp: u64,
+    /// When the session was opened, Unix seconds.
+    #[serde(rename = "i")]
+    pub issued: u64,
+}
+
+/// A JSON string of a cookie payload: borrowed from the payload unless it
+/// holds escapes.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Text<'a>(Cow<'a, str>);
+
+impl AsRef<str> for Text<'_> {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Cow<'de, str>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Cow::Borrowed(v))
+            }
+
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(v.to_owned()))
+            }
+
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(v))
+            }
+        }
+        d.deserialize_str(V).map(Text)
+    }
+}
+
+/// Room to decode a cookie payload into: on the stack for the usual sizes,
+/// on the heap past that.
+pub struct PayloadBuf {
+    stack: [u8; 1024],
+    heap: Vec<u8>,
+}
+
+impl PayloadBuf {
+    /// An empty buffer (nothing allocated).
+    pub fn new() -> Self {
+        PayloadBuf {
+            stack: [0; 1024],
+            heap: Vec::new(),
+        }
+    }
+
+    /// Decodes base64url `text` into the buffer.
+    fn decode(&mut self, text: &str) -> Result<&[u8], SessionError> {
+        match URL_SAFE_NO_PAD.decode_slice(text, &mut self.stack) {
+            Ok(n) => Ok(&self.stack[..n]),
+            Err(DecodeSliceError::OutputSliceTooSmall) => {
+                self.heap = URL_SAFE_NO_PAD
+                    .decode(text)
+                    .map_err(|_| SessionError::NoSession)?;
+                Ok(&self.heap)
+            }
+            Err(DecodeSliceError::DecodeError(_)) => Err(SessionError::NoSession),
+        }
+    }
+}
+
 /// Why a request's session was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SessionError {
@@ -56,47 +159,123 @@ pub enum SessionError {
     Revoked,
 }
 
-fn mac_input(mac: &mut super::secret_cache::HmacSha256, cookie_name: &str, payload_b64: &str) {
+fn mac_input(mac: &mut super::secret_cache::HmacSha256, cookie_name: &str, payload_b64: &[u8]) {
     mac.update(b"EG1-session\n");
     mac.update(cookie_name.as_bytes());
     mac.update(b"\n");
-    mac.update(payload_b64.as_bytes());
+    mac.update(payload_b64);
+}
+
+/// Appends unpadded base64url of `data` to `out`.
+fn push_b64(out: &mut Vec<u8>, data: &[u8]) {
+    let start = out.len();
+    // `encoded_len` is None only past usize::MAX; then nothing fits anyway.
+    let len = base64::encoded_len(data.len(), false).unwrap_or(0);
+    out.resize(start + len, 0);
+    let written = URL_SAFE_NO_PAD
+        .encode_slice(data, &mut out[start..])
+        .unwrap_or(0);
+    out.truncate(start + written);
+}
+
+/// Appends `session`, encoded and MAC'd as the value of cookie
+/// `cookie_name`, to `out`.
+fn push_sealed(out: &mut Vec<u8>, session: &Session, secret: &CachedSecret, cookie_name: &str) {
+    // Serialising plain strings and numbers cannot fail.
+    let json = serde_json::to_vec(session).unwrap_or_default();
+    out.extend_from_slice(b"v1.");
+    let payload_start = out.len();
+    push_b64(out, &json);
+    let mut mac = secret.session_mac();
+    mac_input(&mut mac, cookie_name, &out[payload_start..]);
+    out.push(b'.');
+    push_b64(out, &mac.finalize().into_bytes());
 }
 
 /// Encodes and MACs `session` as the value of cookie `cookie_name`.
+#[cfg(test)]
 pub fn seal(session: &Session, secret: &CachedSecret, cookie_name: &str) -> String {
-    // Serialising plain strings and numbers cannot fail.
-    let json = serde_json::to_vec(session).unwrap_or_default();
-    let payload = URL_SAFE_NO_PAD.encode(json);
-    let mut mac = secret.session_mac();
-    mac_input(&mut mac, cookie_name, &payload);
-    let tag = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
-    format!("v1.{payload}.{tag}")
+    let mut out = Vec::new();
+    push_sealed(&mut out, session, secret, cookie_name);
+    String::from_utf8(out).unwrap_or_default()
 }
 
-/// Checks a cookie value; on success returns the session and its secret.
-pub fn open(
+/// The `Set-Cookie` header of a new session: name, sealed value and
+/// attributes built in one buffer that becomes the header value as it is.
+/// `None` if it is not a valid header value.
+pub fn set_cookie_header(
+    session: &Session,
+    secret: &CachedSecret,
+    cookie_name: &str,
+    max_age: u64,
+    insecure_dev: bool,
+) -> Option<http::HeaderValue> {
+    let mut out = Vec::with_capacity(384);
+    out.extend_from_slice(cookie_name.as_bytes());
+    out.push(b'=');
+    push_sealed(&mut out, session, secret, cookie_name);
+    push_attributes(&mut out, max_age, insecure_dev);
+    http::HeaderValue::from_maybe_shared(bytes::Bytes::from(out)).ok()
+}
+
+fn push_attributes(out: &mut Vec<u8>, max_age: u64, insecure_dev: bool) {
+    out.extend_from_slice(b"; Path=/; Max-Age=");
+    // The decimal digits of `max_age`, without the formatting machinery.
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = max_age;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+    out.extend_from_slice(if insecure_dev {
+        b"; HttpOnly; SameSite=Lax"
+    } else {
+        b"; Secure; HttpOnly; SameSite=None; Partitioned"
+    });
+}
+
+/// Checks a cookie value; on success returns the session (decoded into
+/// `buf`) and its secret.
+pub fn open<'b>(
     value: &str,
     cookie_name: &str,
     cache: &SecretCache,
     now: u64,
-) -> Result<(Session, std::sync::Arc<CachedSecret>), SessionError> {
+    buf: &'b mut PayloadBuf,
+) -> Result<(OpenedSession<'b>, std::sync::Arc<CachedSecret>), SessionError> {
     let rest = value.strip_prefix("v1.").ok_or(SessionError::NoSession)?;
     let (payload, tag) = rest.split_once('.').ok_or(SessionError::NoSession)?;
     if payload.len() > 8192 {
         return Err(SessionError::NoSession);
     }
-    let json = URL_SAFE_NO_PAD
-        .decode(payload)
-        .map_err(|_| SessionError::NoSession)?;
-    let tag = URL_SAFE_NO_PAD
-        .decode(tag)
-        .map_err(|_| SessionError::NoSession)?;
+    let json = buf.decode(payload)?;
+    // A valid tag is 32 bytes; anything up to 64 decodes on the stack, a
+    // longer one (never valid) still decodes, so it is refused at the same
+    // step as before.
+    let mut tag_buf = [0u8; 64];
+    let tag: Cow<'_, [u8]> = match URL_SAFE_NO_PAD.decode_slice(tag, &mut tag_buf) {
+        Ok(n) => Cow::Borrowed(&tag_buf[..n]),
+        Err(DecodeSliceError::OutputSliceTooSmall) => Cow::Owned(
+            URL_SAFE_NO_PAD
+                .decode(tag)
+                .map_err(|_| SessionError::NoSession)?,
+        ),
+        Err(DecodeSliceError::DecodeError(_)) => return Err(SessionError::NoSession),
+    };
     // Only `k` is read before the MAC is checked, to find the key.
-    let session: Session = serde_json::from_slice(&json).map_err(|_| SessionError::NoSession)?;
+    let session = match fast::parse(json) {
+        Some(session) => session,
+        None => serde_json::from_slice(json).map_err(|_| SessionError::NoSession)?,
+    };
     let secret = cache.get(&session.kid).ok_or(SessionError::Revoked)?;
     let mut mac = secret.session_mac();
-    mac_input(&mut mac, cookie_name, payload);
+    mac_input(&mut mac, cookie_name, payload.as_bytes());
     mac.verify_slice(&tag)
         .map_err(|_| SessionError::NoSession)?;
     if !secret.key().usable_at(now) || session.issued < secret.sessions_valid_from() {
@@ -108,9 +287,116 @@ pub fn open(
     Ok((session, secret))
 }
 
+/// The payload exactly as [`seal`] writes it (serde_json's compact form:
+/// the fields in order, no whitespace, numbers as plain digits), read in one
+/// pass. Anything else (an escape in a string, a control character, other
+/// spacing or order, a number out of range) gives `None`, and the full
+/// parser decides: so whatever this accepts, serde_json reads the same.
+mod fast {
+    use std::borrow::Cow;
+
+    use super::{OpenedSession, Text};
+
+    struct Cursor<'a> {
+        b: &'a [u8],
+        i: usize,
+    }
+
+    impl<'a> Cursor<'a> {
+        fn lit(&mut self, s: &[u8]) -> Option<()> {
+            let end = self.i.checked_add(s.len())?;
+            (self.b.get(self.i..end)? == s).then(|| self.i = end)
+        }
+
+        fn peek(&self) -> Option<u8> {
+            self.b.get(self.i).copied()
+        }
+
+        fn text(&mut self) -> Option<Text<'a>> {
+            self.lit(b"\"")?;
+            let rest = self.b.get(self.i..)?;
+            let end = rest
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+            if rest[end] != b'"' {
+                return None;
+            }
+            self.i += end + 1;
+            let s = std::str::from_utf8(&rest[..end]).ok()?;
+            Some(Text(Cow::Borrowed(s)))
+        }
+
+        fn number(&mut self) -> Option<u64> {
+            let rest = self.b.get(self.i..)?;
+            let digits = rest.iter().take_while(|c| c.is_ascii_digit()).count();
+            if digits == 0 || (digits > 1 && rest[0] == b'0') {
+                return None;
+            }
+            let mut n: u64 = 0;
+            for &c in &rest[..digits] {
+                n = n.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+            }
+            self.i += digits;
+            Some(n)
+        }
+
+        /// `[item, item, ...]`.
+        fn list<T>(&mut self, mut item: impl FnMut(&mut Self) -> Option<T>) -> Option<Vec<T>> {
+            self.lit(b"[")?;
+            let mut out = Vec::new();
+            if self.lit(b"]").is_some() {
+                return Some(out);
+            }
+            loop {
+                out.push(item(self)?);
+                match self.peek()? {
+                    b',' => self.i += 1,
+                    b']' => {
+                        self.i += 1;
+                        return Some(out);
+                    }
+                    _ => return None,
+                }
+            }
+        }
+    }
+
+    pub(super) fn parse(json: &[u8]) -> Option<OpenedSession<'_>> {
+        let mut c = Cursor { b: json, i: 0 };
+        c.lit(b"{\"k\":")?;
+        let kid = c.text()?;
+        c.lit(b",\"s\":")?;
+        let sub = c.text()?;
+        c.lit(b",\"a\":")?;
+        let attrs = c.list(|c| {
+            c.lit(b"[")?;
+            let name = c.text()?;
+            c.lit(b",")?;
+            let value = c.text()?;
+            c.lit(b"]")?;
+            Some((name, value))
+        })?;
+        c.lit(b",\"p\":")?;
+        let scope = c.list(Cursor::text)?;
+        c.lit(b",\"e\":")?;
+        let exp = c.number()?;
+        c.lit(b",\"i\":")?;
+        let issued = c.number()?;
+        c.lit(b"}")?;
+        (c.i == json.len()).then_some(OpenedSession {
+            kid,
+            sub,
+            attrs,
+            scope,
+            exp,
+            issued,
+        })
+    }
+}
+
 /// Whether the session may fetch `path` (normalised): inside its scope and
 /// inside the secret's current scopes (which may have narrowed since).
-pub fn covers(session: &Session, secret: &CachedSecret, path: &str) -> bool {
+pub fn covers(session: &OpenedSession<'_>, secret: &CachedSecret, path: &str) -> bool {
     session
         .scope
         .iter()
@@ -152,20 +438,18 @@ pub fn find<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .find_map(|pair| {
-            let (n, v) = pair.trim().split_once('=')?;
+            // Visible ASCII and tabs only (`to_str`): `trim_ascii` is `trim`.
+            let (n, v) = pair.trim_ascii().split_once('=')?;
             (n == name).then_some(v)
         })
 }
 
 /// The `Set-Cookie` value.
+#[cfg(test)]
 pub fn set_cookie(name: &str, value: &str, max_age: u64, insecure_dev: bool) -> String {
-    if insecure_dev {
-        format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax")
-    } else {
-        format!(
-            "{name}={value}; Path=/; Max-Age={max_age}; Secure; HttpOnly; SameSite=None; Partitioned"
-        )
-    }
+    let mut out = format!("{name}={value}").into_bytes();
+    push_attributes(&mut out, max_age, insecure_dev);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// The cookie name of a route.
@@ -199,5 +483,178 @@ mod tests {
         );
         assert_eq!(find(&h, "__Host-embedgate-d"), Some("v1.x.y"));
         assert_eq!(find(&h, "b"), None);
+    }
+
+    fn session(sub: &str, attrs: &[(&str, &str)], scope: &[&str]) -> Session {
+        Session {
+            kid: "eg_live_4f9c2a".to_owned(),
+            sub: sub.to_owned(),
+            attrs: attrs
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect(),
+            scope: scope.iter().map(|p| (*p).to_owned()).collect(),
+            exp: 1_900_000_000,
+            issued: 1_899_999_000,
+        }
+    }
+
+    #[test]
+    fn fast_parse_reads_what_seal_writes_as_serde_does() {
+        let cases = [
+            session(
+                "user-42",
+                &[("tenant", "acme"), ("role", "viewer")],
+                &["/d/", "/public/"],
+            ),
+            session("", &[], &[]),
+            session("zoë 東京", &[("é", "ü")], &["/d/sales"]),
+            session("max", &[], &["/"]),
+        ];
+        for s in &cases {
+            let json = serde_json::to_vec(s).unwrap_or_default();
+            let full: OpenedSession<'_> = serde_json::from_slice(&json).expect("serde reads it");
+            assert_eq!(fast::parse(&json).as_ref(), Some(&full), "{s:?}");
+            assert_eq!(full.sub.as_ref(), s.sub);
+        }
+        let mut big = session("u", &[], &["/d/"]);
+        big.exp = u64::MAX;
+        let json = serde_json::to_vec(&big).unwrap_or_default();
+        assert_eq!(fast::parse(&json).map(|s| s.exp), Some(u64::MAX));
+    }
+
+    #[test]
+    fn fast_parse_leaves_everything_else_to_serde() {
+        // Escapes: the fast path declines, serde_json decodes them.
+        let escaped = session("a\"b\\c\u{1}", &[("n", "line\nbreak")], &["/d/"]);
+        let json = serde_json::to_vec(&escaped).unwrap_or_default();
+        assert_eq!(fast::parse(&json), None);
+        let full: OpenedSession<'_> = serde_json::from_slice(&json).expect("serde reads it");
+        assert_eq!(full.sub.as_ref(), escaped.sub);
+        assert_eq!(full.attrs[0].1.as_ref(), "line\nbreak");
+        // Other shapes, valid or not, are serde_json's to judge.
+        for other in [
+            r#"{"k": "a","s":"b","a":[],"p":[],"e":1,"i":1}"#,
+            r#"{"s":"b","k":"a","a":[],"p":[],"e":1,"i":1}"#,
+            r#"{"k":"a","s":"b","a":[],"p":[],"e":01,"i":1}"#,
+            r#"{"k":"a","s":"b","a":[],"p":[],"e":18446744073709551616,"i":1}"#,
+            r#"{"k":"a","s":"b","a":[],"p":[],"e":1.0,"i":1}"#,
+            r#"{"k":"a","s":"b","a":[],"p":[],"e":1,"i":1} "#,
+            r#"{"k":"a","s":"b","a":[],"p":[],"e":1,"i":1}x"#,
+            r#"{"k":"a","s":"b","a":[["x"]],"p":[],"e":1,"i":1}"#,
+            r#"{"k":"a","s":"b","a":[],"p":[,],"e":1,"i":1}"#,
+            r#"{"k":"a","s":"b","a":[],"p":[],"e":1}"#,
+            r#"{"k":"a","s":"b","a":[],"p":[],"e":-1,"i":1}"#,
+            "{\"k\":\"a\u{0}\",\"s\":\"b\",\"a\":[],\"p\":[],\"e\":1,\"i\":1}",
+            "",
+            "{",
+        ] {
+            assert_eq!(fast::parse(other.as_bytes()), None, "{other}");
+        }
+        assert_eq!(
+            fast::parse(b"{\"k\":\"\xff\",\"s\":\"b\",\"a\":[],\"p\":[],\"e\":1,\"i\":1}"),
+            None
+        );
+    }
+
+    #[test]
+    fn set_cookie_attributes() {
+        assert_eq!(
+            set_cookie("__Host-embedgate-d", "v1.a.b", 3600, false),
+            "__Host-embedgate-d=v1.a.b; Path=/; Max-Age=3600; Secure; HttpOnly; SameSite=None; Partitioned"
+        );
+        assert_eq!(
+            set_cookie("embedgate-d", "v1.a.b", 60, true),
+            "embedgate-d=v1.a.b; Path=/; Max-Age=60; HttpOnly; SameSite=Lax"
+        );
+        for n in [0, 7, 10, 3599, u64::MAX] {
+            assert_eq!(
+                set_cookie("n", "v", n, true),
+                format!("n=v; Path=/; Max-Age={n}; HttpOnly; SameSite=Lax")
+            );
+        }
+    }
+
+    struct OneSecret;
+
+    impl crate::serve::SecretSource for OneSecret {
+        fn revision(&self) -> anyhow::Result<u64> {
+            Ok(1)
+        }
+        fn load_embed_keys(&self) -> anyhow::Result<(u64, Vec<crate::serve::SecretRecord>)> {
+            Ok((
+                1,
+                vec![crate::serve::SecretRecord {
+                    client_id: "eg_live_4f9c2a".to_owned(),
+                    value: zeroize::Zeroizing::new("q7Vt2mXc9LpR4sZb8NwK3yHd6FgJ1aEo".to_owned()),
+                    active: true,
+                    expires_at: None,
+                    scopes: Vec::new(),
+                    reactivated_at: None,
+                }],
+            ))
+        }
+        fn credential_value(&self, _: &str) -> anyhow::Result<Option<zeroize::Zeroizing<String>>> {
+            Ok(None)
+        }
+        fn record_embed_usage(&self, _: &[(String, i64)]) -> anyhow::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn sealed_cookies_open_and_tampered_ones_do_not() {
+        let cache = SecretCache::new(Vec::new());
+        cache.reload_blocking(&OneSecret).expect("loads");
+        let secret = cache.get("eg_live_4f9c2a").expect("cached");
+        let now = 1_899_999_500;
+        // A payload past the stack buffer takes the heap.
+        let long_attr = "v".repeat(3000);
+        for s in [
+            session("user-42", &[("tenant", "acme")], &["/d/"]),
+            session("q\"uote", &[], &["/d/"]),
+            session("u", &[("big", &long_attr)], &["/d/"]),
+        ] {
+            let value = seal(&s, &secret, "embedgate-d");
+            let header = set_cookie_header(&s, &secret, "embedgate-d", 60, true).expect("valid");
+            assert_eq!(
+                header.to_str().ok(),
+                Some(set_cookie("embedgate-d", &value, 60, true).as_str())
+            );
+            let mut buf = PayloadBuf::new();
+            let (opened, _) = open(&value, "embedgate-d", &cache, now, &mut buf).expect("opens");
+            assert_eq!(opened.sub.as_ref(), s.sub);
+            assert_eq!(opened.attrs.len(), s.attrs.len());
+            assert!(opened
+                .attrs
+                .iter()
+                .zip(&s.attrs)
+                .all(|(a, b)| a.0.as_ref() == b.0 && a.1.as_ref() == b.1));
+            // Another route's name, a changed payload, a truncated or
+            // over-long tag: no session.
+            let mut buf = PayloadBuf::new();
+            assert_eq!(
+                open(&value, "embedgate-x", &cache, now, &mut buf).err(),
+                Some(SessionError::NoSession)
+            );
+            let (head, tag) = value.rsplit_once('.').expect("tag");
+            for bad in [
+                format!("{head}.{}", &tag[1..]),
+                format!("{head}.{tag}{}", "A".repeat(100)),
+                format!("{}x.{tag}", &head[..head.len() - 1]),
+            ] {
+                let mut buf = PayloadBuf::new();
+                assert_eq!(
+                    open(&bad, "embedgate-d", &cache, now, &mut buf).err(),
+                    Some(SessionError::NoSession),
+                    "{bad}"
+                );
+            }
+            let mut buf = PayloadBuf::new();
+            assert_eq!(
+                open(&value, "embedgate-d", &cache, 1_900_000_000, &mut buf).err(),
+                Some(SessionError::Expired)
+            );
+        }
     }
 }
