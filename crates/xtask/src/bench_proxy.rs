@@ -543,7 +543,7 @@ upstream = "http://{backend}"
 /// How idle CPUs behaved during the run.
 enum IdleState {
     /// `/dev/cpu_dma_latency` held at 0 µs (the file stays open for the run).
-    Polling(std::fs::File),
+    Polling { _request: std::fs::File },
     /// The kernel's default, as asked with `--allow-idle`.
     Default,
     /// The kernel's default, because polling could not be requested (why).
@@ -553,7 +553,7 @@ enum IdleState {
 impl IdleState {
     fn describe(&self) -> String {
         match self {
-            IdleState::Polling(_) => "held in polling idle (/dev/cpu_dma_latency = 0 for the whole run, as tuned's latency-performance profile does): a CPU waiting for the next request spins instead of halting, so a VM's wake-up latency does not enter the 1-connection figures; every case runs under the same setting".into(),
+            IdleState::Polling { .. } => "held in polling idle (/dev/cpu_dma_latency = 0 for the whole run, as tuned's latency-performance profile does): a CPU waiting for the next request spins instead of halting, so a VM's wake-up latency does not enter the 1-connection figures; every case runs under the same setting".into(),
             IdleState::Default => "default (--allow-idle): idle CPUs halt, and on a VM each wake-up adds tens to hundreds of µs to the 1-connection figures".into(),
             IdleState::Unavailable(why) => format!("default, polling idle unavailable ({why}); on a VM the 1-connection figures include wake-up latency"),
         }
@@ -568,7 +568,7 @@ fn hold_cpus_in_polling_idle() -> IdleState {
     let path = "/dev/cpu_dma_latency";
     match std::fs::OpenOptions::new().write(true).open(path) {
         Ok(mut f) => match f.write_all(&0i32.to_ne_bytes()) {
-            Ok(()) => IdleState::Polling(f),
+            Ok(()) => IdleState::Polling { _request: f },
             Err(e) => IdleState::Unavailable(format!("cannot write {path}: {e}")),
         },
         Err(e) => IdleState::Unavailable(format!("cannot open {path}: {e}")),
