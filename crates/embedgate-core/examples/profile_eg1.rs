@@ -48,6 +48,15 @@ fn main() {
             "sign" => {
                 black_box(signer.sign(black_box(&request())).expect("signs"));
             }
+            "parse" => {
+                black_box(UnverifiedEmbedUrl::parse(black_box(&url)).expect("parses"));
+            }
+            "auth" => {
+                let a = UnverifiedEmbedUrl::parse(black_box(&url))
+                    .and_then(|u| u.authenticate(&keys, NOW, &policy))
+                    .expect("authentic");
+                black_box(a);
+            }
             "sts" => {
                 black_box(embedgate_core::string_to_sign(black_box(&url)).expect("sts"));
             }

@@ -9,6 +9,10 @@
 //!   fresh pre-signed URLs, each used once, so replay checking stays on.
 //!
 //! wrk runs pinned to CPU 0; the backend and nginx or embedgate share CPU 1.
+//! Cases run in interleaved rounds (`--rounds`, `--duration`) and the report
+//! takes medians; the 1-connection cases hold idle CPUs in polling idle
+//! (`--allow-idle` to not); `--baseline BINARY` adds an earlier build of
+//! `embedgate` as extra cases in the same run.
 //! wrk and nginx are installed with apt-get when missing (as root); the
 //! proxy and the backend are the release build of `embedgate` (the backend
 //! is its hidden `bench-helper backend`).
@@ -33,13 +37,20 @@ const MIN_SIGNED_OVER_COOKIE: f64 = 0.90;
 
 struct Options {
     duration: u64,
+    /// Each case runs this many times, interleaved with the others.
+    rounds: u32,
+    /// Another `embedgate` binary (say, a build of an earlier commit) run
+    /// side by side as extra cases, for a before/after in one run.
+    baseline: Option<PathBuf>,
     /// Let idle CPUs halt as usual instead of holding them in polling idle.
     allow_idle: bool,
 }
 
 fn parse(args: &[String]) -> anyhow::Result<Options> {
     let mut o = Options {
-        duration: 10,
+        duration: 5,
+        rounds: 3,
+        baseline: None,
         allow_idle: false,
     };
     let mut it = args.iter();
@@ -53,8 +64,23 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
                     .context("--duration needs whole seconds")?;
             }
             "--allow-idle" => o.allow_idle = true,
+            "--baseline" => {
+                let path = PathBuf::from(it.next().context("--baseline needs a binary")?);
+                crate::ensure(path.is_file(), || {
+                    format!("--baseline {}: no such file", path.display())
+                })?;
+                o.baseline = Some(path);
+            }
+            "--rounds" => {
+                o.rounds = it
+                    .next()
+                    .context("--rounds needs a count")?
+                    .parse()
+                    .context("--rounds needs a whole number")?;
+                crate::ensure(o.rounds >= 1, || "--rounds must be at least 1".to_string())?;
+            }
             other => bail!(
-                "cargo xtask bench-proxy: unknown argument {other:?} (takes --duration SECONDS, --allow-idle)"
+                "cargo xtask bench-proxy: unknown argument {other:?} (takes --duration SECONDS, --rounds N, --baseline BINARY, --allow-idle)"
             ),
         }
     }
@@ -430,10 +456,34 @@ upstream = "http://{backend}"
 "#
     );
     let config = dir.join("embedgate.toml");
-    std::fs::write(&config, toml)?;
+    std::fs::write(&config, &toml)?;
     let config_s = config.display().to_string();
     lab.spawn_pinned("embedgate", &bin, &["serve", "--config", &config_s])?;
     wait_listening(&mut lab, proxy)?;
+    // The baseline build serves the same store and route on its own port;
+    // sessions are stateless, so the same cookie works on both.
+    let baseline = match &opts.baseline {
+        Some(base_bin) => {
+            let addr = lo(free_port()?);
+            let base_config = dir.join("baseline.toml");
+            std::fs::write(
+                &base_config,
+                toml.replace(
+                    &format!("public = \"{proxy}\""),
+                    &format!("public = \"{addr}\""),
+                ),
+            )?;
+            let base_config_s = base_config.display().to_string();
+            lab.spawn_pinned(
+                "embedgate (baseline)",
+                base_bin,
+                &["serve", "--config", &base_config_s],
+            )?;
+            wait_listening(&mut lab, addr)?;
+            Some(addr)
+        }
+        None => None,
+    };
 
     let presign = |count: usize, out: &Path| -> anyhow::Result<()> {
         let st = Command::new(&bin)
@@ -513,33 +563,57 @@ upstream = "http://{backend}"
             );
             rows.push(Row { case, conns, m });
         };
-        run_case(
-            "backend direct",
-            wrk(backend, conns, d, &[], None)?,
-            &mut rows,
-        );
-        run_case(
-            "nginx proxy_pass",
-            wrk(nginx, conns, d, &[], None)?,
-            &mut rows,
-        );
-        let cookie_m = wrk(proxy, conns, d, &cookie_header, None)?;
-        run_case("embedgate, session cookie", cookie_m, &mut rows);
-        // Fresh URLs for this run: 1.6x what the cookie path managed, so
-        // none is used twice (a replay would show as non-2xx).
-        let count = (cookie_m.rps * d as f64 * 1.6) as usize + 10_000;
-        let urls = dir.join(format!("signed-c{conns}.txt"));
-        presign(count, &urls)?;
-        lab.check_alive()?;
-        let m = wrk(proxy, conns, d, &[], Some((&lua, &urls)))?;
-        crate::ensure(m.requests as usize <= count, || {
-            format!(
-                "wrk sent {} requests but only {count} URLs were signed",
-                m.requests
-            )
-        })?;
-        run_case("embedgate, signed URL each", m, &mut rows);
-        let _ = std::fs::remove_file(&urls);
+        // Rounds interleave the cases, so drift on this shared VM (other
+        // tenants, frequency) hits every case alike; the report takes medians.
+        for round in 1..=opts.rounds {
+            if opts.rounds > 1 {
+                println!("  round {round} of {}", opts.rounds);
+            }
+            run_case(
+                "backend direct",
+                wrk(backend, conns, d, &[], None)?,
+                &mut rows,
+            );
+            run_case(
+                "nginx proxy_pass",
+                wrk(nginx, conns, d, &[], None)?,
+                &mut rows,
+            );
+            let cookie_m = wrk(proxy, conns, d, &cookie_header, None)?;
+            run_case("embedgate, session cookie", cookie_m, &mut rows);
+            // Fresh URLs for this run: 1.6x what the cookie path managed, so
+            // none is used twice (a replay would show as non-2xx).
+            let count = (cookie_m.rps * d as f64 * 1.6) as usize + 10_000;
+            let urls = dir.join(format!("signed-c{conns}-r{round}.txt"));
+            presign(count, &urls)?;
+            lab.check_alive()?;
+            let m = wrk(proxy, conns, d, &[], Some((&lua, &urls)))?;
+            crate::ensure(m.requests as usize <= count, || {
+                format!(
+                    "wrk sent {} requests but only {count} URLs were signed",
+                    m.requests
+                )
+            })?;
+            run_case("embedgate, signed URL each", m, &mut rows);
+            let _ = std::fs::remove_file(&urls);
+            if let Some(base) = baseline {
+                let cookie_b = wrk(base, conns, d, &cookie_header, None)?;
+                run_case("baseline build, session cookie", cookie_b, &mut rows);
+                let count = (cookie_b.rps.max(cookie_m.rps) * d as f64 * 1.6) as usize + 10_000;
+                let urls = dir.join(format!("signed-base-c{conns}-r{round}.txt"));
+                presign(count, &urls)?;
+                lab.check_alive()?;
+                let m = wrk(base, conns, d, &[], Some((&lua, &urls)))?;
+                crate::ensure(m.requests as usize <= count, || {
+                    format!(
+                        "wrk sent {} requests but only {count} URLs were signed",
+                        m.requests
+                    )
+                })?;
+                run_case("baseline build, signed URL each", m, &mut rows);
+                let _ = std::fs::remove_file(&urls);
+            }
+        }
         // The PM QoS request (if any) ends here, with `held`.
         drop(held);
     }
@@ -586,22 +660,47 @@ fn hold_cpus_in_polling_idle() -> IdleState {
 }
 
 fn report(rows: &[Row], opts: &Options, idle_note: &str, load_before: &str, load_after: &str) {
-    let get = |case: &str, conns: u32| {
+    // Medians over the rounds, per field.
+    let median = |mut v: Vec<f64>| -> f64 {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or_default()
+    };
+    let of = |case: &str, conns: u32| -> Vec<Measured> {
         rows.iter()
-            .find(|r| r.case == case && r.conns == conns)
+            .filter(|r| r.case == case && r.conns == conns)
             .map(|r| r.m)
-            .unwrap_or_default()
+            .collect()
+    };
+    let get = |case: &str, conns: u32| -> Measured {
+        let ms = of(case, conns);
+        Measured {
+            rps: median(ms.iter().map(|m| m.rps).collect()),
+            p50_us: median(ms.iter().map(|m| m.p50_us).collect()),
+            p99_us: median(ms.iter().map(|m| m.p99_us).collect()),
+            requests: ms.iter().map(|m| m.requests).sum(),
+            bad: ms.iter().map(|m| m.bad).sum(),
+        }
     };
     println!(
-        "\n## cargo xtask bench-proxy — {} s per case, wrk -t1 on CPU 0, servers on CPU 1\n",
-        opts.duration
+        "\n## cargo xtask bench-proxy — {} round(s) of {} s per case, interleaved; wrk -t1 on CPU 0, servers on CPU 1\n",
+        opts.rounds, opts.duration
     );
-    println!("| case | connections | requests/s | p50 | p99 | errors |");
-    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+    println!("| case | connections | requests/s (median) | range over rounds | p50 (median) | p99 (median) | errors |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let mut seen: Vec<(&str, u32)> = Vec::new();
     for r in rows {
+        if seen.contains(&(r.case, r.conns)) {
+            continue;
+        }
+        seen.push((r.case, r.conns));
+        let m = get(r.case, r.conns);
+        let rps: Vec<f64> = of(r.case, r.conns).iter().map(|m| m.rps).collect();
+        let (lo, hi) = rps
+            .iter()
+            .fold((f64::MAX, 0f64), |(lo, hi), &x| (lo.min(x), hi.max(x)));
         println!(
-            "| {} | {} | {:.0} | {:.1} µs | {:.1} µs | {} |",
-            r.case, r.conns, r.m.rps, r.m.p50_us, r.m.p99_us, r.m.bad
+            "| {} | {} | {:.0} | {:.0}–{:.0} | {:.1} µs | {:.1} µs | {} |",
+            r.case, r.conns, m.rps, lo, hi, m.p50_us, m.p99_us, m.bad
         );
     }
     let direct1 = get("backend direct", 1);
@@ -650,6 +749,25 @@ fn report(rows: &[Row], opts: &Options, idle_note: &str, load_before: &str, load
         r3 * 100.0,
         verdict(r3 >= MIN_SIGNED_OVER_COOKIE)
     );
+    if let Some(base) = &opts.baseline {
+        let b = |case: &str, conns: u32| get(case, conns);
+        println!("\nthis build vs the baseline build ({}):", base.display());
+        for conns in CONNS {
+            let (c, bc) = (
+                get("embedgate, session cookie", conns),
+                b("baseline build, session cookie", conns),
+            );
+            let (s, bs) = (
+                get("embedgate, signed URL each", conns),
+                b("baseline build, signed URL each", conns),
+            );
+            println!(
+                "  c={conns}: cookie {:.0} vs {:.0} req/s ({:+.0}%), p50 {:.1} vs {:.1} µs; signed {:.0} vs {:.0} req/s ({:+.0}%), p50 {:.1} vs {:.1} µs",
+                c.rps, bc.rps, (c.rps / bc.rps - 1.0) * 100.0, c.p50_us, bc.p50_us,
+                s.rps, bs.rps, (s.rps / bs.rps - 1.0) * 100.0, s.p50_us, bs.p50_us
+            );
+        }
+    }
     println!(
         "\nsigned-URL cases: every request carries a fresh pre-signed URL (verified, nonce recorded; replay checking ON)."
     );

@@ -21,7 +21,8 @@ tasks:
   demo          build and run a live demo
   bench         criterion benchmarks of the core (sign/verify vs the HMAC floor)
   bench-wasm    the WebAssembly package vs JS HMAC in Node and headless Chromium
-  bench-proxy   the edge proxy vs the backend direct and nginx, under wrk (--duration S)
+  bench-proxy   the edge proxy vs the backend direct and nginx, under wrk
+                (--rounds N, --duration S, --baseline OTHER_EMBEDGATE_BINARY, --allow-idle)
   bench-fleet   three proxies on one PostgreSQL store: propagation, start-up, memory
 ";
 
