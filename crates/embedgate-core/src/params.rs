@@ -227,36 +227,42 @@ fn decoded_text(buf: &mut String, span: Span, what: &'static str) -> Result<Span
     if !buf.as_bytes()[i..end].contains(&b'%') {
         return Ok(span);
     }
-    // Decoded in pieces on the stack, each cut at a character start and
-    // checked on its own, then appended.
     let start = buf.len();
-    let mut piece = [0u8; 64];
-    let mut n = 0;
     while i < end {
-        let b = buf.as_bytes()[i];
-        // Canonical text has two hex digits after every `%`.
-        piece[n] = match b {
-            b'%' => escaped_byte(buf.as_bytes(), i).unwrap_or(b'%'),
-            _ => b,
-        };
-        i += if b == b'%' { 3 } else { 1 };
-        n += 1;
-        if n == piece.len() || i >= end {
-            // A full piece keeps its last, maybe cut, character for the
-            // next one; a character is at most four bytes.
-            let cut = match i >= end {
-                true => n,
-                false => piece
-                    .iter()
-                    .rposition(|&b| b & 0xC0 != 0x80)
-                    .filter(|&k| k > 0)
-                    .ok_or(EmbedError::malformed(what))?,
-            };
-            let text =
-                core::str::from_utf8(&piece[..cut]).map_err(|_| EmbedError::malformed(what))?;
-            buf.push_str(text);
-            piece.copy_within(cut..n, 0);
-            n -= cut;
+        // Literal runs are ASCII in canonical text: copied as they stand.
+        let run = buf.as_bytes()[i..end]
+            .iter()
+            .position(|&b| b == b'%')
+            .map_or(end, |n| i + n);
+        buf.extend_from_within(i..run);
+        i = run;
+        // A run of escapes holds whole characters when the value is UTF-8
+        // (canonical text escapes every non-ASCII byte), so each run is
+        // checked on its own, in pieces cut at character starts.
+        let mut piece = [0u8; 64];
+        let mut n = 0;
+        while i < end && buf.as_bytes()[i] == b'%' {
+            piece[n] = escaped_byte(buf.as_bytes(), i).unwrap_or(b'%');
+            n += 1;
+            i += 3;
+            let run_ends = i >= end || buf.as_bytes()[i] != b'%';
+            if n == piece.len() || run_ends {
+                // A full piece keeps its last, maybe cut, character for the
+                // next one; a character is at most four bytes.
+                let cut = match run_ends {
+                    true => n,
+                    false => piece
+                        .iter()
+                        .rposition(|&b| b & 0xC0 != 0x80)
+                        .filter(|&k| k > 0)
+                        .ok_or(EmbedError::malformed(what))?,
+                };
+                let text =
+                    core::str::from_utf8(&piece[..cut]).map_err(|_| EmbedError::malformed(what))?;
+                buf.push_str(text);
+                piece.copy_within(cut..n, 0);
+                n -= cut;
+            }
         }
     }
     Ok(Span::of(start..buf.len()))
