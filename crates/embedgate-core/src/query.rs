@@ -206,16 +206,12 @@ pub(crate) fn canonical_query(
         }
         base += 8;
     }
-    let Split {
-        pairs,
-        mut keys,
-        scratch,
-        sig,
-        ..
-    } = split;
-    let pairs = pairs.as_slice();
-    let keys = keys.as_mut_slice();
-    sort(keys, pairs, raw, &scratch);
+    // Borrowed, not destructured: moving the inline arrays out would copy them.
+    let sig = core::mem::replace(&mut split.sig, SigField::Absent);
+    let scratch = &split.scratch;
+    let pairs = split.pairs.as_slice();
+    let keys = split.keys.as_mut_slice();
+    sort(keys, pairs, raw, scratch);
 
     buf.reserve(raw.len() + scratch.len() + 2 * keys.len());
     let mut params = Vec::with_capacity(keys.len());
@@ -227,7 +223,7 @@ pub(crate) fn canonical_query(
         if key >= EMBED_KEY && first_embed == keys.len() {
             first_embed = k;
         }
-        let p = pairs[key as u32 as usize];
+        let p = &pairs[key as u32 as usize];
         let n0 = buf.len();
         let n1 = n0 + p.name.len();
         if p.whole {
@@ -259,7 +255,7 @@ fn sort(keys: &mut [u128], pairs: &[Pair], raw: &[u8], scratch: &[u8]) {
     };
     let mut k = 1;
     while k < keys.len() {
-        if keys[k] >> 32 != keys[k - 1] >> 32 {
+        if (keys[k] ^ keys[k - 1]) >> 32 != 0 {
             k += 1;
             continue;
         }
