@@ -229,9 +229,9 @@ pub(crate) fn canonical_query(
         if p.whole {
             buf.extend_from_slice(&raw[p.name.start as usize..p.value.end as usize]);
         } else {
-            buf.extend_from_slice(p.name.bytes(raw, &scratch));
+            buf.extend_from_slice(p.name.bytes(raw, scratch));
             buf.push(b'=');
-            buf.extend_from_slice(p.value.bytes(raw, &scratch));
+            buf.extend_from_slice(p.value.bytes(raw, scratch));
         }
         params.push(Param {
             name: Span::of(n0..n1),
