@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# usage: measure-proxy.sh BIN MODE(callgrind|strace|cpu) CASE(cookie|signed) N [OUTDIR]
+# Starts `embedgate bench-helper backend` and `embedgate serve` (one route
+# /d/ -> backend, admin off, insecure_dev_cookies, as cargo xtask bench-proxy)
+# pinned to CPU 1, warms up, then counts N requests from client.py.
+set -euo pipefail
+BIN=$1; MODE=$2; CASE=$3; N=$4; OUT=${5:-$(mktemp -d /tmp/embedgate-measure.XXXXXX)}
+HERE=$(cd "$(dirname "$0")" && pwd)
+mkdir -p "$OUT"
+DIR=$(mktemp -d /tmp/embedgate-measure-run.XXXXXX)
+port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+BP=$(port); PP=$(port)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$DIR"; }
+trap cleanup EXIT
+taskset -c 1 "$BIN" bench-helper backend --listen 127.0.0.1:$BP >"$DIR/backend.log" 2>&1 &
+PIDS+=($!)
+KID=$("$BIN" bench-helper setup --dir "$DIR")
+cat >"$DIR/embedgate.toml" <<TOML
+[listen]
+public = "127.0.0.1:$PP"
+admin = "off"
+[store]
+url = "sqlite://$DIR/store.db"
+master_key_file = "$DIR/master.key"
+poll_interval = "1s"
+[verify]
+public_host = "bench.local"
+replay_cache_entries = 8000000
+[session]
+insecure_dev_cookies = true
+[[routes]]
+name = "d"
+prefix = "/d/"
+upstream = "http://127.0.0.1:$BP"
+TOML
+WARM=300
+"$BIN" bench-helper presign --kid "$KID" --secret-file "$DIR/secret" --url https://bench.local/d/data.json --count $((N + WARM + 1)) --out "$DIR/urls"
+head -1 "$DIR/urls" >"$DIR/first"; sed -n "2,$((WARM+1))p" "$DIR/urls" >"$DIR/warm"; tail -n +$((WARM+2)) "$DIR/urls" >"$DIR/measured"
+if [ "$MODE" = callgrind ]; then
+  EMBEDGATE_LOG=info taskset -c 1 valgrind --tool=callgrind --separate-threads=yes --compress-strings=no --compress-pos=no \
+    --callgrind-out-file="$OUT/cg.%p" "$BIN" serve --config "$DIR/embedgate.toml" >"$DIR/proxy.log" 2>&1 &
+else
+  EMBEDGATE_LOG=info taskset -c ${PROXY_CPUS:-1} "$BIN" serve --config "$DIR/embedgate.toml" >"$DIR/proxy.log" 2>&1 &
+fi
+PPID_=$!; PIDS+=($PPID_)
+for i in $(seq 1 600); do grep -q "listening on" "$DIR/proxy.log" && break; sleep 0.1; done
+grep -q "listening on" "$DIR/proxy.log" || { cat "$DIR/proxy.log"; exit 1; }
+COOKIE=$(python3 "$HERE/client.py" 127.0.0.1:$PP first "$DIR/first")
+python3 "$HERE/client.py" 127.0.0.1:$PP cookie $WARM "$COOKIE"
+python3 "$HERE/client.py" 127.0.0.1:$PP signed "$DIR/warm"
+run() {
+  if [ "$CASE" = cookie ]; then python3 "$HERE/client.py" 127.0.0.1:$PP cookie "$N" "$COOKIE"
+  else python3 "$HERE/client.py" 127.0.0.1:$PP signed "$DIR/measured"; fi
+}
+if [ "$MODE" = cpu ]; then
+  ticks() { awk '{print $14+$15}' /proc/$PPID_/stat; }
+  t0=$(ticks); start=$(date +%s.%N); run; end=$(date +%s.%N); t1=$(ticks)
+  for t in /proc/$PPID_/task/*; do echo "thread $(cat $t/comm): user, system ticks since start $(awk '{print $14, $15}' $t/stat)"; done
+  python3 -c "print('$CASE: proxy CPU %.1f us per request (%d ticks over $N), wall %.1f us' % (($t1-$t0)*1e4/$N, $t1-$t0, ($end-$start)*1e6/$N))"
+  exit 0
+fi
+if [ "$MODE" = callgrind ]; then
+  VPID=$PPID_
+  callgrind_control -z "$VPID" >/dev/null
+  start=$(date +%s.%N); run; end=$(date +%s.%N)
+  callgrind_control -d "$CASE" "$VPID" >/dev/null
+  sleep 1
+  echo "wall under valgrind: $(python3 -c "print(round($end-$start,2))") s"
+  for f in "$OUT"/cg.$VPID.*-*; do
+    case "$f" in *"$CASE"*|*.1-*) ;; esac
+  done
+  ls "$OUT"/ >/dev/null
+  total=0
+  for f in $(ls "$OUT"/cg.$VPID.*-* | grep -v '\.[0-9]*-[0-9]*$' || true); do :; done
+  python3 - "$OUT" "$VPID" "$N" <<'PY'
+import glob, sys, re
+out, pid, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+tot = 0; main = 0
+for f in sorted(glob.glob(f"{out}/cg.{pid}.1-*") + glob.glob(f"{out}/cg.{pid}.[0-9]*-*")):
+    pass
+files = [f for f in glob.glob(f"{out}/cg.{pid}.*") if re.search(r"\.\d+-\d+$", f)]
+for f in sorted(set(files)):
+    txt = open(f).read()
+    if "cmd:" not in txt: continue
+    if "desc: Trigger: dump" not in txt:
+        continue
+    m = re.search(r"^summary: (\d+)", txt, re.M) or re.search(r"^totals: (\d+)", txt, re.M)
+    v = int(m.group(1)) if m else 0
+    tot += v
+    th = re.search(r"^thread: (\d+)", txt, re.M)
+    if th and th.group(1) == "1": main = v
+    print(f"  {f.rsplit('/',1)[1]}: {v}")
+print(f"instructions per request: total {tot/n:.0f}, main thread {main/n:.0f} (N={n})")
+PY
+else
+  strace -f -c -o "$OUT/strace.txt" -p "$PPID_" &
+  SPID=$!
+  sleep 1.5
+  run
+  sleep 0.3
+  kill -INT $SPID; wait $SPID || true
+  cat "$OUT/strace.txt"
+  python3 - "$OUT/strace.txt" "$N" <<'PY'
+import sys
+n = int(sys.argv[2]); total = None
+for l in open(sys.argv[1]):
+    p = l.split()
+    if p and p[-1] == "total": total = int(p[3])
+print(f"syscalls per request: {total/n:.2f} (N={n})")
+PY
+fi
