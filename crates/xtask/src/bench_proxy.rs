@@ -563,6 +563,34 @@ upstream = "http://{backend}"
             );
             rows.push(Row { case, conns, m });
         };
+        // One proxy's cases: the session cookie, then a signed URL on every
+        // request, from URLs fresh for this round: 1.6x what the cookie path
+        // managed (or `floor_rps`, if higher), so none is used twice (a
+        // replay would show as non-2xx). Returns the cookie case's rate.
+        let proxy_cases = |addr: SocketAddr,
+                           (cookie_case, signed_case): (&'static str, &'static str),
+                           file: String,
+                           floor_rps: f64,
+                           rows: &mut Vec<Row>,
+                           lab: &mut Lab|
+         -> anyhow::Result<f64> {
+            let cookie_m = wrk(addr, conns, d, &cookie_header, None)?;
+            run_case(cookie_case, cookie_m, rows);
+            let count = (cookie_m.rps.max(floor_rps) * d as f64 * 1.6) as usize + 10_000;
+            let urls = dir.join(file);
+            presign(count, &urls)?;
+            lab.check_alive()?;
+            let m = wrk(addr, conns, d, &[], Some((&lua, &urls)))?;
+            crate::ensure(m.requests as usize <= count, || {
+                format!(
+                    "wrk sent {} requests but only {count} URLs were signed",
+                    m.requests
+                )
+            })?;
+            run_case(signed_case, m, rows);
+            let _ = std::fs::remove_file(&urls);
+            Ok(cookie_m.rps)
+        };
         // Rounds interleave the cases, so drift on this shared VM (other
         // tenants, frequency) hits every case alike; the report takes medians.
         for round in 1..=opts.rounds {
@@ -579,39 +607,26 @@ upstream = "http://{backend}"
                 wrk(nginx, conns, d, &[], None)?,
                 &mut rows,
             );
-            let cookie_m = wrk(proxy, conns, d, &cookie_header, None)?;
-            run_case("embedgate, session cookie", cookie_m, &mut rows);
-            // Fresh URLs for this run: 1.6x what the cookie path managed, so
-            // none is used twice (a replay would show as non-2xx).
-            let count = (cookie_m.rps * d as f64 * 1.6) as usize + 10_000;
-            let urls = dir.join(format!("signed-c{conns}-r{round}.txt"));
-            presign(count, &urls)?;
-            lab.check_alive()?;
-            let m = wrk(proxy, conns, d, &[], Some((&lua, &urls)))?;
-            crate::ensure(m.requests as usize <= count, || {
-                format!(
-                    "wrk sent {} requests but only {count} URLs were signed",
-                    m.requests
-                )
-            })?;
-            run_case("embedgate, signed URL each", m, &mut rows);
-            let _ = std::fs::remove_file(&urls);
+            let cookie_rps = proxy_cases(
+                proxy,
+                ("embedgate, session cookie", "embedgate, signed URL each"),
+                format!("signed-c{conns}-r{round}.txt"),
+                0.0,
+                &mut rows,
+                &mut lab,
+            )?;
             if let Some(base) = baseline {
-                let cookie_b = wrk(base, conns, d, &cookie_header, None)?;
-                run_case("baseline build, session cookie", cookie_b, &mut rows);
-                let count = (cookie_b.rps.max(cookie_m.rps) * d as f64 * 1.6) as usize + 10_000;
-                let urls = dir.join(format!("signed-base-c{conns}-r{round}.txt"));
-                presign(count, &urls)?;
-                lab.check_alive()?;
-                let m = wrk(base, conns, d, &[], Some((&lua, &urls)))?;
-                crate::ensure(m.requests as usize <= count, || {
-                    format!(
-                        "wrk sent {} requests but only {count} URLs were signed",
-                        m.requests
-                    )
-                })?;
-                run_case("baseline build, signed URL each", m, &mut rows);
-                let _ = std::fs::remove_file(&urls);
+                proxy_cases(
+                    base,
+                    (
+                        "baseline build, session cookie",
+                        "baseline build, signed URL each",
+                    ),
+                    format!("signed-base-c{conns}-r{round}.txt"),
+                    cookie_rps,
+                    &mut rows,
+                    &mut lab,
+                )?;
             }
         }
         // The PM QoS request (if any) ends here, with `held`.
