@@ -114,41 +114,35 @@ pub async fn update(api: &AdminApi, c: &Call) -> Answer {
         token_type: token_type(body.token_type.as_deref())?,
         issuer: body.issuer,
         scopes: body.scopes,
-        expires_at: match body.expires_at {
-            None => None,
-            Some(None) => Some(None),
-            Some(Some(t)) => Some(Some(t.resolve("expires_at")?)),
-        },
+        expires_at: TimeInput::resolve_patch(body.expires_at, "expires_at")?,
     };
-    let (lookup, actor, now) = (Lookup::any(c.id.clone()), c.actor(), c.now);
     let cred = api
-        .blocking(move |s| s.update_credential(&lookup, &update, &actor, now))
+        .write_row(c, move |s, lookup, actor, now| {
+            s.update_credential(lookup, &update, actor, now)
+        })
         .await?;
-    api.changed().await;
     Ok((StatusCode::OK, view(&cred, c.now)?))
 }
 
 pub async fn delete(api: &AdminApi, c: &Call) -> Answer {
-    let (lookup, actor, now) = (Lookup::any(c.id.clone()), c.actor(), c.now);
     let cred = api
-        .blocking(move |s| s.delete_credential(&lookup, &actor, now))
+        .write_row(c, |s, lookup, actor, now| {
+            s.delete_credential(lookup, actor, now)
+        })
         .await?;
-    api.changed().await;
     Ok((StatusCode::OK, view(&cred, c.now)?))
 }
 
 pub async fn set_active(api: &AdminApi, c: &Call, active: bool) -> Answer {
-    let (lookup, actor, now) = (Lookup::any(c.id.clone()), c.actor(), c.now);
     let cred = api
-        .blocking(move |s| {
+        .write_row(c, move |s, lookup, actor, now| {
             if active {
-                s.activate_credential(&lookup, &actor, now)
+                s.activate_credential(lookup, actor, now)
             } else {
-                s.deactivate_credential(&lookup, &actor, now)
+                s.deactivate_credential(lookup, actor, now)
             }
         })
         .await?;
-    api.changed().await;
     Ok((StatusCode::OK, view(&cred, c.now)?))
 }
 
@@ -166,10 +160,10 @@ pub async fn replace_value(api: &AdminApi, c: &Call) -> Answer {
         .map(|t| t.resolve("expires_at"))
         .transpose()?;
     let value = body.value;
-    let (lookup, actor, now) = (Lookup::any(c.id.clone()), c.actor(), c.now);
     let cred = api
-        .blocking(move |s| s.replace_credential_value(&lookup, &value, expires_at, &actor, now))
+        .write_row(c, move |s, lookup, actor, now| {
+            s.replace_credential_value(lookup, &value, expires_at, actor, now)
+        })
         .await?;
-    api.changed().await;
     Ok((StatusCode::OK, view(&cred, c.now)?))
 }

@@ -27,7 +27,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use embedgate_store::{AdminToken, Role, Store, StoreError};
+use embedgate_store::{AdminToken, Lookup, Role, Store, StoreError};
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, Full, Limited};
 use serde::de::DeserializeOwned;
@@ -557,6 +557,20 @@ impl AdminApi {
             .map_err(ApiError::from)
     }
 
+    /// A store write on the row named by the call's `{id}`, as the caller,
+    /// at the call's time, then a cache reload: the shape of every update,
+    /// delete and (de)activation.
+    pub async fn write_row<T: Send + 'static>(
+        &self,
+        c: &Call,
+        f: impl FnOnce(&Store, &Lookup, &str, i64) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let (lookup, actor, now) = (Lookup::any(c.id.clone()), c.actor(), c.now);
+        let row = self.blocking(move |s| f(s, &lookup, &actor, now)).await?;
+        self.changed().await;
+        Ok(row)
+    }
+
     /// Makes a change visible to the proxy now (not at the next poll).
     pub async fn changed(&self) {
         if let Err(e) = self.reload.reload().await {
@@ -754,6 +768,18 @@ impl TimeInput {
             TimeInput::Text(s) => embedgate_store::parse_rfc3339(s)
                 .map_err(|_| ApiError::invalid(field, "expected Unix seconds or RFC 3339")),
         }
+    }
+}
+
+impl TimeInput {
+    /// A PATCH field: absent stays absent, `null` clears, a time resolves.
+    pub fn resolve_patch(
+        patch: Option<Option<TimeInput>>,
+        field: &str,
+    ) -> Result<Option<Option<i64>>, ApiError> {
+        patch
+            .map(|t| t.map(|t| t.resolve(field)).transpose())
+            .transpose()
     }
 }
 

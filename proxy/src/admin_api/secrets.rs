@@ -127,41 +127,35 @@ pub async fn update(api: &AdminApi, c: &Call) -> Answer {
         description: body.description,
         environment: body.environment,
         scopes: body.scopes,
-        expires_at: match body.expires_at {
-            None => None,
-            Some(None) => Some(None),
-            Some(Some(t)) => Some(Some(t.resolve("expires_at")?)),
-        },
+        expires_at: TimeInput::resolve_patch(body.expires_at, "expires_at")?,
     };
-    let (lookup, actor, now) = (Lookup::any(c.id.clone()), c.actor(), c.now);
     let s = api
-        .blocking(move |s| s.update_embed_secret(&lookup, &update, &actor, now))
+        .write_row(c, move |s, lookup, actor, now| {
+            s.update_embed_secret(lookup, &update, actor, now)
+        })
         .await?;
-    api.changed().await;
     Ok((StatusCode::OK, view(&s, c.now)?))
 }
 
 pub async fn delete(api: &AdminApi, c: &Call) -> Answer {
-    let (lookup, actor, now) = (Lookup::any(c.id.clone()), c.actor(), c.now);
     let s = api
-        .blocking(move |s| s.delete_embed_secret(&lookup, &actor, now))
+        .write_row(c, |s, lookup, actor, now| {
+            s.delete_embed_secret(lookup, actor, now)
+        })
         .await?;
-    api.changed().await;
     Ok((StatusCode::OK, view(&s, c.now)?))
 }
 
 pub async fn set_active(api: &AdminApi, c: &Call, active: bool) -> Answer {
-    let (lookup, actor, now) = (Lookup::any(c.id.clone()), c.actor(), c.now);
     let s = api
-        .blocking(move |s| {
+        .write_row(c, move |s, lookup, actor, now| {
             if active {
-                s.activate_embed_secret(&lookup, &actor, now)
+                s.activate_embed_secret(lookup, actor, now)
             } else {
-                s.deactivate_embed_secret(&lookup, &actor, now)
+                s.deactivate_embed_secret(lookup, actor, now)
             }
         })
         .await?;
-    api.changed().await;
     Ok((StatusCode::OK, view(&s, c.now)?))
 }
 
