@@ -16,7 +16,7 @@ mod row;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
@@ -54,7 +54,29 @@ impl SqliteBackend {
     ///
     /// An existing file is first checked with a read-only connection, so a
     /// wrong key is refused without a single byte written.
+    ///
+    /// Processes opening a brand-new file at the same moment can meet a lock
+    /// that SQLite reports at once instead of waiting in its busy handler
+    /// (switching the journal mode, or a reader that would deadlock a
+    /// writer). Every step of opening is idempotent and re-checked under the
+    /// write lock, so the open is retried until the busy timeout.
     pub(crate) fn open(
+        path: &Path,
+        key: MasterKey,
+        options: StoreOptions,
+    ) -> Result<SqliteBackend, StoreError> {
+        let deadline = Instant::now() + Duration::from_millis(options.busy_timeout_ms);
+        loop {
+            match Self::open_once(path, key.clone(), options) {
+                Err(e) if is_busy(&e) && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                done => return done,
+            }
+        }
+    }
+
+    fn open_once(
         path: &Path,
         key: MasterKey,
         options: StoreOptions,
@@ -154,6 +176,13 @@ impl SqliteBackend {
         let guard = self.lock();
         read_revision(&guard.conn)
     }
+}
+
+/// Whether `e` is SQLite's `SQLITE_BUSY`. The conversion to
+/// [`StoreError::Storage`] keeps only the message, and SQLite's message for
+/// that code is this fixed text (`sqlite3_errstr(SQLITE_BUSY)`).
+fn is_busy(e: &StoreError) -> bool {
+    matches!(e, StoreError::Storage(m) if m == "database is locked")
 }
 
 fn read_revision(conn: &Connection) -> Result<u64, StoreError> {
