@@ -224,48 +224,49 @@ pub(crate) fn attr_name(encoded_name: &str) -> &str {
 fn decoded_text(buf: &mut String, span: Span, what: &'static str) -> Result<Span, EmbedError> {
     let end = span.end as usize;
     let mut i = span.start as usize;
-    if !buf.as_bytes()[i..end].contains(&b'%') {
+    let next_escape = |buf: &String, i: usize| {
+        buf.as_bytes()[i..end]
+            .iter()
+            .position(|&b| b == b'%')
+            .map_or(end, |n| i + n)
+    };
+    let mut run = next_escape(buf, i);
+    if run == end {
         return Ok(span);
     }
     let start = buf.len();
-    while i < end {
+    loop {
         // Literal runs are ASCII in canonical text: copied as they stand.
-        let run = buf.as_bytes()[i..end]
-            .iter()
-            .position(|&b| b == b'%')
-            .map_or(end, |n| i + n);
         buf.extend_from_within(i..run);
         i = run;
-        // A run of escapes holds whole characters when the value is UTF-8
-        // (canonical text escapes every non-ASCII byte), so each run is
-        // checked on its own, in pieces cut at character starts.
-        let mut piece = [0u8; 64];
-        let mut n = 0;
-        while i < end && buf.as_bytes()[i] == b'%' {
-            piece[n] = escaped_byte(buf.as_bytes(), i).unwrap_or(b'%');
-            n += 1;
-            i += 3;
-            let run_ends = i >= end || buf.as_bytes()[i] != b'%';
-            if n == piece.len() || run_ends {
-                // A full piece keeps its last, maybe cut, character for the
-                // next one; a character is at most four bytes.
-                let cut = match run_ends {
-                    true => n,
-                    false => piece
-                        .iter()
-                        .rposition(|&b| b & 0xC0 != 0x80)
-                        .filter(|&k| k > 0)
-                        .ok_or(EmbedError::malformed(what))?,
-                };
-                let text =
-                    core::str::from_utf8(&piece[..cut]).map_err(|_| EmbedError::malformed(what))?;
-                buf.push_str(text);
-                piece.copy_within(cut..n, 0);
-                n -= cut;
-            }
+        if i == end {
+            return Ok(Span::of(start..buf.len()));
         }
+        // An escape. Canonical text escapes every non-ASCII byte, so a
+        // character of UTF-8 is one escape per byte, its lead byte giving
+        // their number; anything else is not UTF-8.
+        let lead = escaped_byte(buf.as_bytes(), i).ok_or(EmbedError::malformed(what))?;
+        let len = match lead {
+            0x00..=0x7F => 1,
+            0xC2..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            0xF0..=0xF4 => 4,
+            _ => return Err(EmbedError::malformed(what)),
+        };
+        let mut ch = [lead, 0, 0, 0];
+        for (k, byte) in ch.iter_mut().enumerate().take(len).skip(1) {
+            let at = i + 3 * k;
+            if at >= end || buf.as_bytes()[at] != b'%' {
+                return Err(EmbedError::malformed(what));
+            }
+            *byte = escaped_byte(buf.as_bytes(), at).ok_or(EmbedError::malformed(what))?;
+        }
+        // Rejects overlong forms, surrogates and stray continuation bytes.
+        let text = core::str::from_utf8(&ch[..len]).map_err(|_| EmbedError::malformed(what))?;
+        buf.push_str(text);
+        i += 3 * len;
+        run = next_escape(buf, i);
     }
-    Ok(Span::of(start..buf.len()))
 }
 
 const SIG_SHAPE: &str = "eg_sig must be exactly 43 base64url characters (32 bytes, unpadded)";
@@ -306,9 +307,9 @@ mod tests {
     }
 
     #[test]
-    fn long_escaped_values_decode_across_pieces() {
-        // 2- and 3-byte characters whose escapes run past one 64-byte piece.
-        let sub = "é".repeat(40) + "@x" + &"€".repeat(3);
+    fn long_escaped_values_decode() {
+        // 1- to 4-byte characters, escaped, between and after literal runs.
+        let sub = "é".repeat(40) + "@x" + &"€".repeat(3) + " a😀";
         let attr = "€".repeat(100) + "-" + &"😀".repeat(20);
         let v = verify(&sign(&sub, &attr)).expect("verifies");
         assert_eq!(v.sub(), sub);
@@ -322,6 +323,12 @@ mod tests {
             "%C3",
             "%C3%A9%C3",
             "%A9",
+            "%C0%80",
+            "%ED%A0%80",
+            "%F5%80%80%80",
+            "%E2%82",
+            "%E2%82a",
+            "%F0%9F%98%20",
             &"%C3%A9".repeat(40).replacen("%A9", "%41", 1),
         ] {
             let url = good.replace("eg_attr.a=x", &format!("eg_attr.a={bad}"));

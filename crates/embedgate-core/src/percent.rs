@@ -134,22 +134,23 @@ const HIGH: u64 = 0x8080_8080_8080_8080;
 /// The high bit of every byte of `w` that is not unreserved.
 ///
 /// On the low seven bits `x` of each byte, `x + (0x80 - lo)` sets the high
-/// bit exactly when `x >= lo`, and `x + (0x7F - hi)` when `x > hi`; neither
-/// sum carries into the next byte. Bytes with the high bit set are never
-/// unreserved.
+/// bit exactly when `x >= lo`, and `x + (0x7F - hi)` when `x > hi`;
+/// `(x ^ c) + 0x7F` sets it exactly when `x != c`. No sum carries into the
+/// next byte. The unreserved set is taken as four tests: letters (one range
+/// once `| 0x20` folds the case), `-` to `9` but for `/`, `_` and `~`.
+/// Bytes with the high bit set are never unreserved.
 #[inline(always)]
 pub(crate) fn stop_bytes(w: u64) -> u64 {
     let x = w & !HIGH;
-    let within = |lo: u8, hi: u8| {
-        x.wrapping_add(ONES * u64::from(0x80 - lo)) & !x.wrapping_add(ONES * u64::from(0x7F - hi))
-    };
-    let unreserved = within(b'0', b'9')
-        | within(b'A', b'Z')
-        | within(b'a', b'z')
-        | within(b'-', b'.')
-        | within(b'_', b'_')
-        | within(b'~', b'~');
-    (!unreserved | w) & HIGH
+    let at_least = |v: u64, lo: u8| v.wrapping_add(ONES * u64::from(0x80 - lo));
+    let above = |v: u64, hi: u8| v.wrapping_add(ONES * u64::from(0x7F - hi));
+    let differs = |c: u8| (x ^ (ONES * u64::from(c))).wrapping_add(ONES * 0x7F);
+    let folded = x | (ONES * 0x20);
+    let letter = at_least(folded, b'a') & !above(folded, b'z');
+    let dash_to_nine = at_least(x, b'-') & !above(x, b'9');
+    let slash = !differs(b'/');
+    let other = (!dash_to_nine | slash) & differs(b'_') & differs(b'~');
+    ((!letter & other) | w) & HIGH
 }
 
 /// Whether `bytes[i]` (a `%`) starts an escape in canonical form: two
