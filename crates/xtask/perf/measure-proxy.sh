@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# usage: measure-proxy.sh BIN MODE(callgrind|strace|cpu) CASE(cookie|signed) N [OUTDIR]
+# usage: measure-proxy.sh BIN MODE(callgrind|strace|cpu|load) CASE(cookie|signed) N [OUTDIR]
+# (N is requests, or seconds of wrk -c32 for MODE=load)
 # Starts `embedgate bench-helper backend` and `embedgate serve` (one route
 # /d/ -> backend, admin off, insecure_dev_cookies, as cargo xtask bench-proxy)
 # pinned to CPU 1, warms up, then counts N requests from client.py.
@@ -53,6 +54,30 @@ run() {
   if [ "$CASE" = cookie ]; then python3 "$HERE/client.py" 127.0.0.1:$PP cookie "$N" "$COOKIE"
   else python3 "$HERE/client.py" 127.0.0.1:$PP signed "$DIR/measured"; fi
 }
+if [ "$MODE" = load ]; then
+  # wrk -c32 on CPU 0 for N seconds; the proxy's user and system CPU per request under load.
+  ticks() { awk '{print $14, $15}' /proc/$PPID_/stat; }
+  cat >"$DIR/signed.lua" <<'LUA'
+local urls = {}
+for line in io.lines(os.getenv("EG_URLS")) do urls[#urls + 1] = line end
+local i = 0
+request = function() i = i + 1; if i > #urls then i = 1 end; return wrk.format("GET", urls[i]) end
+LUA
+  read u0 s0 < <(ticks)
+  if [ "$CASE" = cookie ]; then
+    taskset -c 0 wrk -t1 -c32 -d"${N}s" -H "Cookie: $COOKIE" "http://127.0.0.1:$PP/d/data.json" >"$DIR/wrk.txt"
+  else
+    "$BIN" bench-helper presign --kid "$KID" --secret-file "$DIR/secret" --url https://bench.local/d/data.json --count $((N * 40000)) --out "$DIR/load-urls"
+    read u0 s0 < <(ticks)
+    EG_URLS="$DIR/load-urls" taskset -c 0 wrk -t1 -c32 -d"${N}s" -s "$DIR/signed.lua" "http://127.0.0.1:$PP/" >"$DIR/wrk.txt"
+  fi
+  read u1 s1 < <(ticks)
+  REQ=$(awk '/requests in/{print $1}' "$DIR/wrk.txt")
+  grep -E "Non-2xx|Socket errors" "$DIR/wrk.txt" || true
+  python3 -c "r=$REQ; print('$CASE: %.0f req/s; proxy user %.1f us + system %.1f us per request' % (r/$N, ($u1-$u0)*1e4/r, ($s1-$s0)*1e4/r))"
+  echo "proxy: $(grep VmRSS /proc/$PPID_/status | tr -s ' \t' ' '), $(awk '{print $10}' /proc/$PPID_/stat) minor page faults since start, $(grep voluntary_ctxt /proc/$PPID_/status | awk '{s+=$2} END {print s}') context switches (main thread)"
+  exit 0
+fi
 if [ "$MODE" = cpu ]; then
   ticks() { awk '{print $14+$15}' /proc/$PPID_/stat; }
   t0=$(ticks); start=$(date +%s.%N); run; end=$(date +%s.%N); t1=$(ticks)

@@ -148,11 +148,14 @@ async fn handle_signed(
         },
         Err(_) => state.route_for(req.uri().path()),
     };
-    let host_header = request_host(&req);
-    let host = match (&state.public_host, &host_header) {
-        (Some(h), _) => Some(h.clone()),
-        (None, Some(h)) => h.to_str().ok().map(str::to_owned),
-        (None, None) => None,
+    // The request's own host only counts without a configured public one.
+    let host_header;
+    let host = match &state.public_host {
+        Some(h) => Some(h.as_str()),
+        None => {
+            host_header = request_host(&req);
+            host_header.as_ref().and_then(|h| h.to_str().ok())
+        }
     };
     let Some(host) = host else {
         state
@@ -160,13 +163,9 @@ async fn handle_signed(
             .url_verification(raw_route, Outcome::Refused(Reason::Malformed));
         return state.refuse(raw_route, Refusal::url(Reason::Malformed));
     };
-    let pq = req
-        .uri()
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_owned();
+    let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
     let verified =
-        match verify_request::verify(&host, &pq, &state.cache, &state.replay, &state.policy, now)
+        match verify_request::verify(host, pq, &state.cache, &state.replay, &state.policy, now)
             .await
         {
             Ok(v) => v,
@@ -191,12 +190,9 @@ async fn handle_signed(
         exp = exp.min(key_exp);
     }
     let session = Session {
-        kid: url.kid().to_owned(),
-        sub: url.sub().to_owned(),
-        attrs: url
-            .attrs()
-            .map(|(n, v)| (n.to_owned(), v.to_owned()))
-            .collect(),
+        kid: url.kid(),
+        sub: url.sub(),
+        attrs: url.attrs().collect(),
         scope: session_cookie::scope_for(&route.scope, verified.secret.key().scopes()),
         exp,
         issued: now,
@@ -239,7 +235,7 @@ async fn handle_signed(
         &state,
         route_idx,
         req,
-        Some(&clean),
+        Some(clean),
         &identity,
         client_ip.as_ref(),
     ) {
@@ -288,7 +284,7 @@ fn session_request(
                     sub: &session.sub,
                     attrs: &session.attrs,
                 };
-                return prepare_forward(state, i, req, pq.as_deref(), &identity, client_ip)
+                return prepare_forward(state, i, req, pq, &identity, client_ip)
                     .map(|fwd| (i, fwd));
             }
             Ok(_) => {
@@ -323,12 +319,13 @@ struct Forward {
 
 /// Turns the client's request into the upstream's: headers cleaned, the
 /// verified identity set, the URI `path_and_query` (`None`: the request's
-/// own URI, already origin-form and normal).
+/// own URI, already origin-form and normal; owned, so the URI takes it
+/// without a copy).
 fn prepare_forward(
     state: &State,
     route_idx: usize,
     mut req: Request<Incoming>,
-    path_and_query: Option<&str>,
+    path_and_query: Option<String>,
     identity: &Identity<'_, impl AsRef<str>>,
     client_ip: Option<&HeaderValue>,
 ) -> Result<Forward, Refused> {

@@ -23,21 +23,23 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::secret_cache::{CachedSecret, SecretCache};
 
-/// What a session carries.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Session {
+/// What a new session carries, borrowed from the verified URL, the route
+/// and the secret: opening one copies no string. (`Serialize` states the
+/// payload format, which [`compact`] writes without serde.)
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Session<'a> {
     /// The secret's client id.
     #[serde(rename = "k")]
-    pub kid: String,
+    pub kid: &'a str,
     /// The user.
     #[serde(rename = "s")]
-    pub sub: String,
+    pub sub: &'a str,
     /// User attributes.
     #[serde(rename = "a")]
-    pub attrs: Vec<(String, String)>,
+    pub attrs: Vec<(&'a str, &'a str)>,
     /// Normalised path prefixes the session may fetch.
     #[serde(rename = "p")]
-    pub scope: Vec<String>,
+    pub scope: Vec<&'a str>,
     /// Expiry, Unix seconds.
     #[serde(rename = "e")]
     pub exp: u64,
@@ -180,12 +182,23 @@ fn push_b64(out: &mut Vec<u8>, data: &[u8]) {
 
 /// Appends `session`, encoded and MAC'd as the value of cookie
 /// `cookie_name`, to `out`.
-fn push_sealed(out: &mut Vec<u8>, session: &Session, secret: &CachedSecret, cookie_name: &str) {
-    // Serialising plain strings and numbers cannot fail.
-    let json = serde_json::to_vec(session).unwrap_or_default();
+fn push_sealed(out: &mut Vec<u8>, session: &Session<'_>, secret: &CachedSecret, cookie_name: &str) {
     out.extend_from_slice(b"v1.");
     let payload_start = out.len();
-    push_b64(out, &json);
+    // The JSON is written to `out` itself, encoded right after it, and the
+    // encoding moved over it: no buffer of its own.
+    compact::push(out, session);
+    let json_len = out.len() - payload_start;
+    // `encoded_len` is None only past usize::MAX; then nothing fits anyway.
+    let b64_len = base64::encoded_len(json_len, false).unwrap_or(0);
+    out.resize(payload_start + json_len + b64_len, 0);
+    let (json, b64) = out[payload_start..].split_at_mut(json_len);
+    let written = URL_SAFE_NO_PAD.encode_slice(json, b64).unwrap_or(0);
+    out.copy_within(
+        payload_start + json_len..payload_start + json_len + written,
+        payload_start,
+    );
+    out.truncate(payload_start + written);
     let mut mac = secret.session_mac();
     mac_input(&mut mac, cookie_name, &out[payload_start..]);
     out.push(b'.');
@@ -194,7 +207,7 @@ fn push_sealed(out: &mut Vec<u8>, session: &Session, secret: &CachedSecret, cook
 
 /// Encodes and MACs `session` as the value of cookie `cookie_name`.
 #[cfg(test)]
-pub fn seal(session: &Session, secret: &CachedSecret, cookie_name: &str) -> String {
+pub fn seal(session: &Session<'_>, secret: &CachedSecret, cookie_name: &str) -> String {
     let mut out = Vec::new();
     push_sealed(&mut out, session, secret, cookie_name);
     String::from_utf8(out).unwrap_or_default()
@@ -204,7 +217,7 @@ pub fn seal(session: &Session, secret: &CachedSecret, cookie_name: &str) -> Stri
 /// attributes built in one buffer that becomes the header value as it is.
 /// `None` if it is not a valid header value.
 pub fn set_cookie_header(
-    session: &Session,
+    session: &Session<'_>,
     secret: &CachedSecret,
     cookie_name: &str,
     max_age: u64,
@@ -220,24 +233,120 @@ pub fn set_cookie_header(
 
 fn push_attributes(out: &mut Vec<u8>, max_age: u64, insecure_dev: bool) {
     out.extend_from_slice(b"; Path=/; Max-Age=");
-    // The decimal digits of `max_age`, without the formatting machinery.
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    let mut n = max_age;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
+    push_decimal(out, max_age);
     out.extend_from_slice(if insecure_dev {
         b"; HttpOnly; SameSite=Lax"
     } else {
         b"; Secure; HttpOnly; SameSite=None; Partitioned"
     });
+}
+
+/// Appends the decimal digits of `n`, without the formatting machinery,
+/// two at a time (half the divisions of one at a time).
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    while n >= 100 {
+        let pair = 2 * (n % 100) as usize;
+        n /= 100;
+        i -= 2;
+        digits[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if n >= 10 {
+        let pair = 2 * n as usize;
+        i -= 2;
+        digits[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    } else {
+        i -= 1;
+        digits[i] = b'0' + n as u8;
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// The payload of a session as `serde_json::to_vec` writes it (the compact
+/// form: fields in declaration order, no whitespace, serde_json's string
+/// escapes), written straight into the cookie's buffer: what [`fast`]
+/// reads back, without serde's machinery on the signed-URL path.
+mod compact {
+    use super::{push_decimal, Session};
+
+    pub(super) fn push(out: &mut Vec<u8>, s: &Session<'_>) {
+        out.extend_from_slice(b"{\"k\":");
+        string(out, s.kid);
+        out.extend_from_slice(b",\"s\":");
+        string(out, s.sub);
+        out.extend_from_slice(b",\"a\":[");
+        for (i, (name, value)) in s.attrs.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.push(b'[');
+            string(out, name);
+            out.push(b',');
+            string(out, value);
+            out.push(b']');
+        }
+        out.extend_from_slice(b"],\"p\":[");
+        for (i, prefix) in s.scope.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            string(out, prefix);
+        }
+        out.extend_from_slice(b"],\"e\":");
+        push_decimal(out, s.exp);
+        out.extend_from_slice(b",\"i\":");
+        push_decimal(out, s.issued);
+        out.push(b'}');
+    }
+
+    /// A JSON string with serde_json's escapes: `\"`, `\\`, the short forms
+    /// `\b \f \n \r \t`, `\u00XX` (lower-case hex) for the other control
+    /// characters, and everything else (DEL, non-ASCII) as it is.
+    pub(super) fn string(out: &mut Vec<u8>, s: &str) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        out.push(b'"');
+        let bytes = s.as_bytes();
+        // Most strings need no escape: a pass without early exit (which
+        // the compiler vectorises) tells, and they are copied whole.
+        let plain = bytes.iter().fold(true, |plain, &b| {
+            plain & (b >= 0x20 && b != b'"' && b != b'\\')
+        });
+        if plain {
+            out.extend_from_slice(bytes);
+            out.push(b'"');
+            return;
+        }
+        let mut plain_from = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            let short = match b {
+                b'"' => b'"',
+                b'\\' => b'\\',
+                0x08 => b'b',
+                0x0c => b'f',
+                b'\n' => b'n',
+                b'\r' => b'r',
+                b'\t' => b't',
+                0..=0x1f => b'u',
+                _ => continue,
+            };
+            out.extend_from_slice(&bytes[plain_from..i]);
+            plain_from = i + 1;
+            if short == b'u' {
+                let hex = [HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]];
+                out.extend_from_slice(&[b'\\', b'u', b'0', b'0', hex[0], hex[1]]);
+            } else {
+                out.extend_from_slice(&[b'\\', short]);
+            }
+        }
+        out.extend_from_slice(&bytes[plain_from..]);
+        out.push(b'"');
+    }
 }
 
 /// Checks a cookie value; on success returns the session (decoded into
@@ -406,11 +515,11 @@ pub fn covers(session: &OpenedSession<'_>, secret: &CachedSecret, path: &str) ->
 
 /// The route's scope (prefix plus session paths) narrowed by the secret's
 /// scopes: each pair keeps the narrower prefix when one contains the other.
-pub fn scope_for(route_prefixes: &[String], secret_scopes: &[String]) -> Vec<String> {
+pub fn scope_for<'a>(route_prefixes: &'a [String], secret_scopes: &'a [String]) -> Vec<&'a str> {
     if secret_scopes.is_empty() {
-        return route_prefixes.to_vec();
+        return route_prefixes.iter().map(String::as_str).collect();
     }
-    let mut out: Vec<String> = Vec::new();
+    let mut out: Vec<&str> = Vec::new();
     for r in route_prefixes {
         for s in secret_scopes {
             let narrower = if embedgate_core::path_in_scope(r, s) {
@@ -421,8 +530,8 @@ pub fn scope_for(route_prefixes: &[String], secret_scopes: &[String]) -> Vec<Str
                 None
             };
             if let Some(n) = narrower {
-                if !out.contains(n) {
-                    out.push(n.clone());
+                if !out.contains(&n.as_str()) {
+                    out.push(n);
                 }
             }
         }
@@ -485,15 +594,12 @@ mod tests {
         assert_eq!(find(&h, "b"), None);
     }
 
-    fn session(sub: &str, attrs: &[(&str, &str)], scope: &[&str]) -> Session {
+    fn session<'a>(sub: &'a str, attrs: &[(&'a str, &'a str)], scope: &[&'a str]) -> Session<'a> {
         Session {
-            kid: "eg_live_4f9c2a".to_owned(),
-            sub: sub.to_owned(),
-            attrs: attrs
-                .iter()
-                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-                .collect(),
-            scope: scope.iter().map(|p| (*p).to_owned()).collect(),
+            kid: "eg_live_4f9c2a",
+            sub,
+            attrs: attrs.to_vec(),
+            scope: scope.to_vec(),
             exp: 1_900_000_000,
             issued: 1_899_999_000,
         }
@@ -557,6 +663,107 @@ mod tests {
         );
     }
 
+    /// Strings of what JSON escapes (quotes, backslashes, every control
+    /// character), DEL, multi-byte UTF-8 and plain text, of 0 to 11 chars.
+    fn tricky_strings(seed: u64, count: usize) -> Vec<String> {
+        let mut alphabet: Vec<char> = (0u8..0x20).map(char::from).collect();
+        alphabet.extend(['"', '\\', '/', '\u{7f}', 'a', 'Z', '0', ' ', '=', ';', '%']);
+        alphabet.extend(['é', 'ü', '東', '\u{2028}', '\u{feff}', '😀', '\u{10ffff}']);
+        let mut x = seed | 1;
+        let mut next = move || {
+            // xorshift64: deterministic, so a failure reproduces.
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        (0..count)
+            .map(|_| {
+                let len = (next() % 12) as usize;
+                (0..len)
+                    .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn compact_strings_are_serde_jsons() {
+        let mut all = tricky_strings(0x9e37_79b9_7f4a_7c15, 20_000);
+        all.extend((0u8..=0x7f).map(|b| char::from(b).to_string()));
+        all.push(String::new());
+        for text in &all {
+            let mut ours = Vec::new();
+            compact::string(&mut ours, text);
+            let theirs = serde_json::to_vec(text).unwrap_or_default();
+            assert_eq!(ours, theirs, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn compact_payloads_are_serde_jsons() {
+        let texts = tricky_strings(42, 4000);
+        let mut pick = texts.iter().cycle();
+        let mut next = || pick.next().map_or("", String::as_str);
+        let numbers = [
+            0,
+            1,
+            9,
+            10,
+            1_899_999_000,
+            u64::from(u32::MAX) + 1,
+            u64::MAX,
+        ];
+        for round in 0..500 {
+            let attrs = (0..round % 4).map(|_| (next(), next())).collect();
+            let scope = (0..round % 3).map(|_| next()).collect();
+            let s = Session {
+                kid: next(),
+                sub: next(),
+                attrs,
+                scope,
+                exp: numbers[round % numbers.len()],
+                issued: numbers[(round / 7) % numbers.len()],
+            };
+            let mut ours = Vec::new();
+            compact::push(&mut ours, &s);
+            let theirs = serde_json::to_vec(&s).unwrap_or_default();
+            assert_eq!(ours, theirs, "{s:?}");
+            // And it reads back as the session it is.
+            let back: OpenedSession<'_> = serde_json::from_slice(&ours).expect("valid JSON");
+            assert_eq!((back.kid.as_ref(), back.sub.as_ref()), (s.kid, s.sub));
+            let back_attrs = back.attrs.iter().map(|(n, v)| (n.as_ref(), v.as_ref()));
+            assert!(back_attrs.eq(s.attrs.iter().copied()));
+            assert!(back
+                .scope
+                .iter()
+                .map(|p| p.as_ref())
+                .eq(s.scope.iter().copied()));
+            assert_eq!((back.exp, back.issued), (s.exp, s.issued));
+        }
+    }
+
+    #[test]
+    fn sealed_payload_is_the_base64_of_serde_json() {
+        let cache = SecretCache::new(Vec::new());
+        cache.reload_blocking(&OneSecret).expect("loads");
+        let secret = cache.get("eg_live_4f9c2a").expect("cached");
+        let long = "x\"y".repeat(700);
+        for s in [
+            session("user-42", &[("tenant", "acme")], &["/d/", "/public/"]),
+            session("", &[], &[]),
+            session("a\u{1}b\\c", &[("\n", "zoë 東京"), ("k", &long)], &["/d/"]),
+        ] {
+            let value = seal(&s, &secret, "embedgate-d");
+            let payload = value
+                .strip_prefix("v1.")
+                .and_then(|v| v.split_once('.'))
+                .map(|(p, _)| p);
+            let json = serde_json::to_vec(&s).unwrap_or_default();
+            assert_eq!(payload, Some(URL_SAFE_NO_PAD.encode(json).as_str()));
+        }
+    }
+
     #[test]
     fn set_cookie_attributes() {
         assert_eq!(
@@ -567,7 +774,25 @@ mod tests {
             set_cookie("embedgate-d", "v1.a.b", 60, true),
             "embedgate-d=v1.a.b; Path=/; Max-Age=60; HttpOnly; SameSite=Lax"
         );
-        for n in [0, 7, 10, 3599, u64::MAX] {
+        for n in [
+            0,
+            7,
+            9,
+            10,
+            11,
+            99,
+            100,
+            101,
+            999,
+            1000,
+            3599,
+            1_900_000_000,
+            u64::MAX,
+        ]
+        .into_iter()
+        .chain((0..64).map(|b| 1u64 << b))
+        .chain((1..20).flat_map(|e| [10u64.pow(e) - 1, 10u64.pow(e)]))
+        {
             assert_eq!(
                 set_cookie("n", "v", n, true),
                 format!("n=v; Path=/; Max-Age={n}; HttpOnly; SameSite=Lax")

@@ -412,11 +412,12 @@ fn is_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 /// An origin-form URI for `path_and_query`.
-pub fn origin_uri(path_and_query: &str) -> Option<Uri> {
+pub fn origin_uri(path_and_query: String) -> Option<Uri> {
     if !path_and_query.starts_with('/') {
         return None;
     }
-    Uri::try_from(path_and_query).ok()
+    // From `Bytes` the URI keeps the string's buffer; a `&str` is copied.
+    Uri::from_maybe_shared(Bytes::from(path_and_query)).ok()
 }
 
 /// Turns an upstream body into the proxy's body type, unbuffered.
