@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# usage: measure-proxy.sh BIN MODE(callgrind|strace|cpu|load) CASE(cookie|signed) N [OUTDIR]
+# usage: measure-proxy.sh BIN MODE(callgrind|strace|cpu|load) CASE(cookie|signed|nginx) N [OUTDIR]
 # (N is requests, or seconds of wrk -c32 for MODE=load)
 # Starts `embedgate bench-helper backend` and `embedgate serve` (one route
 # /d/ -> backend, admin off, insecure_dev_cookies, as cargo xtask bench-proxy)
@@ -63,18 +63,57 @@ for line in io.lines(os.getenv("EG_URLS")) do urls[#urls + 1] = line end
 local i = 0
 request = function() i = i + 1; if i > #urls then i = 1 end; return wrk.format("GET", urls[i]) end
 LUA
-  read u0 s0 < <(ticks)
-  if [ "$CASE" = cookie ]; then
-    taskset -c 0 wrk -t1 -c32 -d"${N}s" -H "Cookie: $COOKIE" "http://127.0.0.1:$PP/d/data.json" >"$DIR/wrk.txt"
-  else
-    "$BIN" bench-helper presign --kid "$KID" --secret-file "$DIR/secret" --url https://bench.local/d/data.json --count $((N * 40000)) --out "$DIR/load-urls"
-    read u0 s0 < <(ticks)
-    EG_URLS="$DIR/load-urls" taskset -c 0 wrk -t1 -c32 -d"${N}s" -s "$DIR/signed.lua" "http://127.0.0.1:$PP/" >"$DIR/wrk.txt"
+  # CASE=nginx: the same load through nginx (as cargo xtask bench-proxy
+  # configures it) in front of the same backend, for comparison.
+  if [ "$CASE" = nginx ]; then
+    NP=$(port); mkdir -p "$DIR/ngx"
+    cat >"$DIR/ngx/nginx.conf" <<NGX
+daemon off; master_process off; worker_processes 1; pid $DIR/ngx/nginx.pid; error_log $DIR/ngx/error.log warn;
+events { worker_connections 1024; }
+http { access_log off; client_body_temp_path $DIR/ngx/body; proxy_temp_path $DIR/ngx/proxy; keepalive_requests 10000000;
+  upstream backend { server 127.0.0.1:$BP; keepalive 64; keepalive_requests 10000000; }
+  server { listen 127.0.0.1:$NP; location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
+NGX
+    taskset -c 1 nginx -c "$DIR/ngx/nginx.conf" -p "$DIR/ngx" 2>"$DIR/ngx/stderr" &
+    PIDS+=($!); PPID_=$!
+    for i in $(seq 1 50); do [ -s "$DIR/ngx/nginx.pid" ] && break; sleep 0.1; done
+    taskset -c 0 wrk -t1 -c32 -d1s "http://127.0.0.1:$NP/d/data.json" >/dev/null
   fi
+  # Instructions and cycles in user and kernel mode, where perf can count them.
+  perf_start() {
+    if perf stat -e instructions:u true >/dev/null 2>&1; then
+      perf stat -x, -e instructions:u,instructions:k,cycles:u,cycles:k -o "$DIR/perf.txt" -p "$PPID_" &
+      PERF=$!; sleep 0.2
+    fi
+  }
+  PERF=
+  if [ "$CASE" = signed ]; then
+    "$BIN" bench-helper presign --kid "$KID" --secret-file "$DIR/secret" --url https://bench.local/d/data.json --count $((N * 40000)) --out "$DIR/load-urls"
+  fi
+  read u0 s0 < <(ticks)
+  perf_start
+  case "$CASE" in
+    cookie) taskset -c 0 wrk -t1 -c32 -d"${N}s" -H "Cookie: $COOKIE" "http://127.0.0.1:$PP/d/data.json" >"$DIR/wrk.txt" ;;
+    signed) EG_URLS="$DIR/load-urls" taskset -c 0 wrk -t1 -c32 -d"${N}s" -s "$DIR/signed.lua" "http://127.0.0.1:$PP/" >"$DIR/wrk.txt" ;;
+    nginx) taskset -c 0 wrk -t1 -c32 -d"${N}s" "http://127.0.0.1:$NP/d/data.json" >"$DIR/wrk.txt" ;;
+  esac
   read u1 s1 < <(ticks)
+  if [ -n "$PERF" ]; then kill -INT "$PERF"; wait "$PERF" 2>/dev/null || true; fi
   REQ=$(awk '/requests in/{print $1}' "$DIR/wrk.txt")
   grep -E "Non-2xx|Socket errors" "$DIR/wrk.txt" || true
   python3 -c "r=$REQ; print('$CASE: %.0f req/s; proxy user %.1f us + system %.1f us per request' % (r/$N, ($u1-$u0)*1e4/r, ($s1-$s0)*1e4/r))"
+  if [ -s "$DIR/perf.txt" ]; then
+    python3 - "$DIR/perf.txt" "$REQ" <<'PY'
+import sys
+r = int(sys.argv[2]); v = {}
+for line in open(sys.argv[1]):
+    f = line.strip().split(",")
+    if len(f) > 2 and f[0].replace(".", "").isdigit():
+        v[f[2]] = float(f[0])
+print("per request: user %.1fk instructions / %.1fk cycles, kernel %.1fk instructions / %.1fk cycles" % tuple(
+    v.get(k, 0) / r / 1000 for k in ("instructions:u", "cycles:u", "instructions:k", "cycles:k")))
+PY
+  fi
   echo "proxy: $(grep VmRSS /proc/$PPID_/status | tr -s ' \t' ' '), $(awk '{print $10}' /proc/$PPID_/stat) minor page faults since start, $(grep voluntary_ctxt /proc/$PPID_/status | awk '{s+=$2} END {print s}') context switches (main thread)"
   exit 0
 fi
