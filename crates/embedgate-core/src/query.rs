@@ -216,51 +216,28 @@ pub(crate) fn canonical_query(
     buf.reserve(raw.len() + scratch.len() + 2 * keys.len());
     let mut params = Vec::with_capacity(keys.len());
     let mut first_embed = keys.len();
-    // Canonical pairs that follow each other in the raw query in sorted
-    // order (a signer writes its own parameters as one sorted run) are
-    // copied as one piece: `raw[run.0..run.1]`, not yet in `buf`.
-    let mut run = (0usize, 0usize);
     for (k, &key) in keys.iter().enumerate() {
+        if k > 0 {
+            buf.push(b'&');
+        }
         if key >= EMBED_KEY && first_embed == keys.len() {
             first_embed = k;
         }
         let p = &pairs[key as u32 as usize];
-        if p.whole {
-            let (start, end) = (p.name.start as usize, p.value.end as usize);
-            let joins = run.1 > run.0 && start == run.1 + 1 && raw[run.1] == b'&';
-            if !joins {
-                buf.extend_from_slice(&raw[run.0..run.1]);
-                if k > 0 {
-                    buf.push(b'&');
-                }
-                run.0 = start;
-            }
-            // Where the pair lands once the run is copied.
-            let n0 = buf.len() + (start - run.0);
-            let n1 = n0 + p.name.len();
-            params.push(Param {
-                name: Span::of(n0..n1),
-                value: Span::of(n1 + 1..n0 + (end - start)),
-            });
-            run.1 = end;
-            continue;
-        }
-        buf.extend_from_slice(&raw[run.0..run.1]);
-        run = (0, 0);
-        if k > 0 {
-            buf.push(b'&');
-        }
         let n0 = buf.len();
         let n1 = n0 + p.name.len();
-        buf.extend_from_slice(p.name.bytes(raw, scratch));
-        buf.push(b'=');
-        buf.extend_from_slice(p.value.bytes(raw, scratch));
+        if p.whole {
+            buf.extend_from_slice(&raw[p.name.start as usize..p.value.end as usize]);
+        } else {
+            buf.extend_from_slice(p.name.bytes(raw, scratch));
+            buf.push(b'=');
+            buf.extend_from_slice(p.value.bytes(raw, scratch));
+        }
         params.push(Param {
             name: Span::of(n0..n1),
             value: Span::of(n1 + 1..buf.len()),
         });
     }
-    buf.extend_from_slice(&raw[run.0..run.1]);
     Ok((params, first_embed, sig))
 }
 
@@ -335,7 +312,7 @@ mod tests {
     }
 
     #[test]
-    fn sorted_runs_are_copied_whole_and_spans_stay_right() {
+    fn canonical_pairs_and_their_spans() {
         for (raw, want) in [
             ("a=1&b=2&c=3", "a=1&b=2&c=3"),
             ("c=3&a=1&b=2", "a=1&b=2&c=3"),

@@ -62,13 +62,9 @@ export function base64url(bytes) {
 /** The URL with the eg_ parameters appended (before eg_sig). */
 export function unsignedUrl(req) {
   let url = req.url + (req.url.includes('?') ? '&' : '?');
-  // In sorted order, as the Rust signer writes them.
-  for (const [n, v] of Object.entries(req.attrs ?? {}).sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
-    url += `eg_attr.${n}=${encodeComponent(v)}&`;
-  }
-  url += `eg_exp=${req.exp}&eg_kid=${req.kid}&eg_nonce=${req.nonce}`;
+  url += `eg_kid=${req.kid}&eg_sub=${encodeComponent(req.sub)}&eg_exp=${req.exp}&eg_nonce=${req.nonce}`;
   if (req.session !== undefined) url += `&eg_session=${req.session}`;
-  url += `&eg_sub=${encodeComponent(req.sub)}`;
+  for (const [n, v] of Object.entries(req.attrs ?? {})) url += `&eg_attr.${n}=${encodeComponent(v)}`;
   return url;
 }
 
