@@ -76,6 +76,16 @@ pub fn strip_client_identity(h: &mut HeaderMap, route: &RouteConfig, attr_prefix
     }
 }
 
+/// The `name=value` pairs of a `Cookie` header value, trimmed, empty ones
+/// skipped. (`HeaderValue::to_str` admits visible ASCII and tabs only, so
+/// `trim_ascii` is `trim` here, without decoding characters.)
+pub fn cookie_pairs(value: &str) -> impl Iterator<Item = &str> {
+    value
+        .split(';')
+        .map(str::trim_ascii)
+        .filter(|pair| !pair.is_empty())
+}
+
 /// Cuts cookies whose name starts with `own_prefix` out of `Cookie`; the
 /// session cookies are the proxy's business, not the backend's.
 pub fn strip_own_cookies(h: &mut HeaderMap, own_prefix: &str) {
@@ -89,9 +99,7 @@ pub fn strip_own_cookies(h: &mut HeaderMap, own_prefix: &str) {
     if values.next().is_none() {
         if let Ok(s) = first.to_str() {
             let (mut own, mut others) = (false, false);
-            // `to_str` admits visible ASCII and tabs only: `trim_ascii` is
-            // `trim` here, without decoding characters.
-            for pair in s.split(';').map(str::trim_ascii).filter(|p| !p.is_empty()) {
+            for pair in cookie_pairs(s) {
                 if pair.starts_with(own_prefix) {
                     own = true;
                 } else {
@@ -114,9 +122,8 @@ pub fn strip_own_cookies(h: &mut HeaderMap, own_prefix: &str) {
         let Ok(s) = v.to_str() else {
             continue;
         };
-        for pair in s.split(';') {
-            let pair = pair.trim_ascii();
-            if pair.is_empty() || pair.starts_with(own_prefix) {
+        for pair in cookie_pairs(s) {
+            if pair.starts_with(own_prefix) {
                 continue;
             }
             if !kept.is_empty() {

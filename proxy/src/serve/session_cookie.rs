@@ -137,16 +137,7 @@ impl PayloadBuf {
 
     /// Decodes base64url `text` into the buffer.
     fn decode(&mut self, text: &str) -> Result<&[u8], SessionError> {
-        match URL_SAFE_NO_PAD.decode_slice(text, &mut self.stack) {
-            Ok(n) => Ok(&self.stack[..n]),
-            Err(DecodeSliceError::OutputSliceTooSmall) => {
-                self.heap = URL_SAFE_NO_PAD
-                    .decode(text)
-                    .map_err(|_| SessionError::NoSession)?;
-                Ok(&self.heap)
-            }
-            Err(DecodeSliceError::DecodeError(_)) => Err(SessionError::NoSession),
-        }
+        decode_b64(text, &mut self.stack, &mut self.heap)
     }
 }
 
@@ -161,6 +152,25 @@ pub enum SessionError {
     Revoked,
 }
 
+/// Decodes base64url `text` into `stack`, or into `heap` when it does not
+/// fit there.
+fn decode_b64<'b>(
+    text: &str,
+    stack: &'b mut [u8],
+    heap: &'b mut Vec<u8>,
+) -> Result<&'b [u8], SessionError> {
+    match URL_SAFE_NO_PAD.decode_slice(text, stack) {
+        Ok(n) => Ok(&stack[..n]),
+        Err(DecodeSliceError::OutputSliceTooSmall) => {
+            *heap = URL_SAFE_NO_PAD
+                .decode(text)
+                .map_err(|_| SessionError::NoSession)?;
+            Ok(heap)
+        }
+        Err(DecodeSliceError::DecodeError(_)) => Err(SessionError::NoSession),
+    }
+}
+
 fn mac_input(mac: &mut super::secret_cache::HmacSha256, cookie_name: &str, payload_b64: &[u8]) {
     mac.update(b"EG1-session\n");
     mac.update(cookie_name.as_bytes());
@@ -168,15 +178,16 @@ fn mac_input(mac: &mut super::secret_cache::HmacSha256, cookie_name: &str, paylo
     mac.update(payload_b64);
 }
 
-/// Appends unpadded base64url of `data` to `out`.
-fn push_b64(out: &mut Vec<u8>, data: &[u8]) {
-    let start = out.len();
+/// Replaces `out[start..]` with its unpadded base64url: encoded right after
+/// itself, then moved over it, so it needs no buffer of its own.
+fn encode_tail_b64(out: &mut Vec<u8>, start: usize) {
+    let len = out.len() - start;
     // `encoded_len` is None only past usize::MAX; then nothing fits anyway.
-    let len = base64::encoded_len(data.len(), false).unwrap_or(0);
-    out.resize(start + len, 0);
-    let written = URL_SAFE_NO_PAD
-        .encode_slice(data, &mut out[start..])
-        .unwrap_or(0);
+    let b64_len = base64::encoded_len(len, false).unwrap_or(0);
+    out.resize(start + len + b64_len, 0);
+    let (data, b64) = out[start..].split_at_mut(len);
+    let written = URL_SAFE_NO_PAD.encode_slice(data, b64).unwrap_or(0);
+    out.copy_within(start + len..start + len + written, start);
     out.truncate(start + written);
 }
 
@@ -185,24 +196,14 @@ fn push_b64(out: &mut Vec<u8>, data: &[u8]) {
 fn push_sealed(out: &mut Vec<u8>, session: &Session<'_>, secret: &CachedSecret, cookie_name: &str) {
     out.extend_from_slice(b"v1.");
     let payload_start = out.len();
-    // The JSON is written to `out` itself, encoded right after it, and the
-    // encoding moved over it: no buffer of its own.
     compact::push(out, session);
-    let json_len = out.len() - payload_start;
-    // `encoded_len` is None only past usize::MAX; then nothing fits anyway.
-    let b64_len = base64::encoded_len(json_len, false).unwrap_or(0);
-    out.resize(payload_start + json_len + b64_len, 0);
-    let (json, b64) = out[payload_start..].split_at_mut(json_len);
-    let written = URL_SAFE_NO_PAD.encode_slice(json, b64).unwrap_or(0);
-    out.copy_within(
-        payload_start + json_len..payload_start + json_len + written,
-        payload_start,
-    );
-    out.truncate(payload_start + written);
+    encode_tail_b64(out, payload_start);
     let mut mac = secret.session_mac();
     mac_input(&mut mac, cookie_name, &out[payload_start..]);
     out.push(b'.');
-    push_b64(out, &mac.finalize().into_bytes());
+    let tag_start = out.len();
+    out.extend_from_slice(&mac.finalize().into_bytes());
+    encode_tail_b64(out, tag_start);
 }
 
 /// Encodes and MACs `session` as the value of cookie `cookie_name`.
@@ -367,16 +368,8 @@ pub fn open<'b>(
     // A valid tag is 32 bytes; anything up to 64 decodes on the stack, a
     // longer one (never valid) still decodes, so it is refused at the same
     // step as before.
-    let mut tag_buf = [0u8; 64];
-    let tag: Cow<'_, [u8]> = match URL_SAFE_NO_PAD.decode_slice(tag, &mut tag_buf) {
-        Ok(n) => Cow::Borrowed(&tag_buf[..n]),
-        Err(DecodeSliceError::OutputSliceTooSmall) => Cow::Owned(
-            URL_SAFE_NO_PAD
-                .decode(tag)
-                .map_err(|_| SessionError::NoSession)?,
-        ),
-        Err(DecodeSliceError::DecodeError(_)) => return Err(SessionError::NoSession),
-    };
+    let (mut tag_stack, mut tag_heap) = ([0u8; 64], Vec::new());
+    let tag = decode_b64(tag, &mut tag_stack, &mut tag_heap)?;
     // Only `k` is read before the MAC is checked, to find the key.
     let session = match fast::parse(json) {
         Some(session) => session,
@@ -385,8 +378,7 @@ pub fn open<'b>(
     let secret = cache.get(&session.kid).ok_or(SessionError::Revoked)?;
     let mut mac = secret.session_mac();
     mac_input(&mut mac, cookie_name, payload.as_bytes());
-    mac.verify_slice(&tag)
-        .map_err(|_| SessionError::NoSession)?;
+    mac.verify_slice(tag).map_err(|_| SessionError::NoSession)?;
     if !secret.key().usable_at(now) || session.issued < secret.sessions_valid_from() {
         return Err(SessionError::Revoked);
     }
@@ -545,10 +537,9 @@ pub fn find<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .get_all(http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
+        .flat_map(super::headers::cookie_pairs)
         .find_map(|pair| {
-            // Visible ASCII and tabs only (`to_str`): `trim_ascii` is `trim`.
-            let (n, v) = pair.trim_ascii().split_once('=')?;
+            let (n, v) = pair.split_once('=')?;
             (n == name).then_some(v)
         })
 }
