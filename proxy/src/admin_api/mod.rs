@@ -769,9 +769,7 @@ impl TimeInput {
                 .map_err(|_| ApiError::invalid(field, "expected Unix seconds or RFC 3339")),
         }
     }
-}
 
-impl TimeInput {
     /// A PATCH field: absent stays absent, `null` clears, a time resolves.
     pub fn resolve_patch(
         patch: Option<Option<TimeInput>>,
