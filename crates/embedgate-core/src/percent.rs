@@ -100,11 +100,6 @@ fn push_query_byte(out: &mut Vec<u8>, b: u8) {
     }
 }
 
-/// Length of the run of unreserved bytes at the start of `bytes`.
-fn unreserved_run(bytes: &[u8]) -> usize {
-    unreserved_run_end(bytes, 0)
-}
-
 /// The index of the first byte at or after `i` that is not unreserved (or
 /// `bytes.len()`). Eight bytes are classified per step with word arithmetic
 /// (no table, no branch between them) and the first stop is found from the
@@ -177,9 +172,9 @@ const fn upper_hex_value(b: u8) -> Option<u8> {
 pub(crate) fn encode_query_component(out: &mut Vec<u8>, decoded: &[u8]) {
     let mut i = 0;
     while i < decoded.len() {
-        let run = unreserved_run(&decoded[i..]);
-        out.extend_from_slice(&decoded[i..i + run]);
-        i += run;
+        let run_end = unreserved_run_end(decoded, i);
+        out.extend_from_slice(&decoded[i..run_end]);
+        i = run_end;
         if let Some(&b) = decoded.get(i) {
             push_escape(out, b);
             i += 1;
