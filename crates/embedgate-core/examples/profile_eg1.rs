@@ -11,24 +11,12 @@ use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::Instant;
 
-use embedgate_core::{EmbedKey, NonceCheck, SignRequest, Signer, UnverifiedEmbedUrl, VerifyPolicy};
+use embedgate_core::{EmbedKey, NonceCheck, Signer, UnverifiedEmbedUrl, VerifyPolicy};
 
-const KID: &str = "ek_3m9q4x8w1z5c7f2k";
-const SECRET: &[u8] = b"q7Vt2mXc9LpR4sZb8NwK3yHd6FgJ1aEo";
-const NOW: u64 = 1_767_225_000;
-const BASE: &str =
-    "https://embed.example.com/d/sales-overview/regional?orgId=1&var-region=emea&from=now-7d";
+#[path = "../benches/fixture/mod.rs"]
+mod fixture;
 
-fn request() -> SignRequest<'static> {
-    SignRequest {
-        url: BASE,
-        sub: "ana.maria@customer-example.com",
-        exp: NOW + 300,
-        nonce: "Yc1mB0sD7rX2aQ9vT4kL",
-        session: Some(3600),
-        attrs: &[("tenant", "acme-industries"), ("plan", "enterprise")],
-    }
-}
+use fixture::{request, KID, NOW, SECRET};
 
 fn main() {
     let mut args = std::env::args().skip(1);
