@@ -3,19 +3,11 @@
           callers.py FILE N -i [TOP] -> inclusive cost per function (self + callees)
           callers.py FILE N -c REGEX -> callees of matching functions"""
 import sys, re, collections
+
+import cgdump
+
 f, n, arg = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-self_ = collections.Counter(); calls = collections.Counter()
-fn = None; after = False; cfn = None
-for line in open(f, errors="replace"):
-    line = line.rstrip("\n")
-    if line.startswith("fn="): fn = line[3:]; continue
-    if line.startswith("cfn="): cfn = line[4:]; continue
-    if line.startswith("calls="): after = True; continue
-    if line and (line[0].isdigit() or line[0] in "+-*"):
-        p = line.split()
-        if len(p) >= 2:
-            if after: calls[(fn, cfn)] += int(p[1]); after = False
-            else: self_[fn] += int(p[1])
+self_, calls = cgdump.parse(f)
 if arg == "-i":
     top = int(sys.argv[4]) if len(sys.argv) > 4 else 60
     inc = collections.Counter(self_)

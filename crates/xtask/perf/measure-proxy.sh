@@ -131,23 +131,15 @@ if [ "$MODE" = callgrind ]; then
   callgrind_control -d "$CASE" "$VPID" >/dev/null
   sleep 1
   echo "wall under valgrind: $(python3 -c "print(round($end-$start,2))") s"
-  for f in "$OUT"/cg.$VPID.*-*; do
-    case "$f" in *"$CASE"*|*.1-*) ;; esac
-  done
-  ls "$OUT"/ >/dev/null
-  total=0
-  for f in $(ls "$OUT"/cg.$VPID.*-* | grep -v '\.[0-9]*-[0-9]*$' || true); do :; done
   python3 - "$OUT" "$VPID" "$N" <<'PY'
 import glob, sys, re
 out, pid, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 tot = 0; main = 0
-for f in sorted(glob.glob(f"{out}/cg.{pid}.1-*") + glob.glob(f"{out}/cg.{pid}.[0-9]*-*")):
-    pass
 files = [f for f in glob.glob(f"{out}/cg.{pid}.*") if re.search(r"\.\d+-\d+$", f)]
 for f in sorted(set(files)):
     txt = open(f).read()
-    if "cmd:" not in txt: continue
-    if "desc: Trigger: dump" not in txt:
+    # Only the dumps the measurement asked for (not the one at exit).
+    if "cmd:" not in txt or "desc: Trigger: dump" not in txt:
         continue
     m = re.search(r"^summary: (\d+)", txt, re.M) or re.search(r"^totals: (\d+)", txt, re.M)
     v = int(m.group(1)) if m else 0
