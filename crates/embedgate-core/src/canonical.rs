@@ -8,7 +8,9 @@
 use core::ops::Range;
 
 use crate::params::SIG_LEN;
-use crate::percent::{escaped_byte, is_host_byte, is_path_literal, is_unreserved, push_escape};
+use crate::percent::{
+    escaped_byte, is_host_byte, is_path_literal, is_unreserved, push_escape, unreserved_run_end,
+};
 use crate::query::canonical_query;
 use crate::reason::EmbedError;
 
@@ -119,20 +121,7 @@ impl Canonical {
         if target.len() + host.len() > Self::MAX_LEN {
             return Err(EmbedError::malformed("the URL is too long"));
         }
-        // The path ends at `?` or `#`.
         let target = target.as_bytes();
-        let path_end = target
-            .iter()
-            .position(|&b| b == b'?' || b == b'#')
-            .unwrap_or(target.len());
-        let raw_path = &target[..path_end];
-        // The query parser stops at a `#` itself.
-        let raw_query: &[u8] = match target.get(path_end) {
-            Some(b'?') => &target[path_end + 1..],
-            _ => b"",
-        };
-        let raw_path = if raw_path.is_empty() { b"/" } else { raw_path };
-
         // Room for the header, the path, the query and decoded `eg_` values
         // in the usual case, so the buffer is allocated once.
         let mut buf: Vec<u8> =
@@ -144,10 +133,22 @@ impl Canonical {
         let host_range = host_start..buf.len();
         buf.push(b'\n');
         let path_start = buf.len();
-        push_path(&mut buf, raw_path)?;
+        // The path ends at `?` or `#`; an empty one is `/`.
+        let path_end = match target.first() {
+            None | Some(b'?' | b'#') => {
+                buf.push(b'/');
+                0
+            }
+            Some(_) => push_path(&mut buf, target, PathEnd::AtQuery)?,
+        };
         let path_range = path_start..buf.len();
         buf.push(b'\n');
         let query_start = buf.len();
+        // The query parser stops at a `#` itself.
+        let raw_query: &[u8] = match target.get(path_end) {
+            Some(b'?') => &target[path_end + 1..],
+            _ => b"",
+        };
 
         let (params, first_embed, sig) = canonical_query(raw_query, &mut buf)?;
         let sts_end = buf.len();
@@ -228,7 +229,12 @@ fn push_host(out: &mut Vec<u8>, host: &str) -> Result<(), EmbedError> {
     if host.is_empty() {
         return Err(EmbedError::malformed("the URL has no host"));
     }
-    if !host.bytes().all(is_host_byte) {
+    let bytes = host.as_bytes();
+    let mut i = unreserved_run_end(bytes, 0);
+    while i < bytes.len() && is_host_byte(bytes[i]) {
+        i = unreserved_run_end(bytes, i + 1);
+    }
+    if i < bytes.len() {
         return Err(EmbedError::malformed(if host.as_bytes().contains(&b'@') {
             "the URL carries user information (user@host), which is not allowed"
         } else {
@@ -245,24 +251,47 @@ fn push_host(out: &mut Vec<u8>, host: &str) -> Result<(), EmbedError> {
     Ok(())
 }
 
-/// Spec §2 path: checked and normalised, appended to `out`.
-pub(crate) fn push_path(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), EmbedError> {
+/// What ends a path: the end of its text, or (in a request target) the
+/// first `?` or `#`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PathEnd {
+    AtEnd,
+    AtQuery,
+}
+
+/// Spec §2 path: checked and normalised, appended to `out`. Returns where
+/// the path ended in `bytes`.
+///
+/// One pass over unreserved runs a word at a time: a stop byte that a
+/// normalised path carries literally (`/`, sub-delimiters) extends the run,
+/// which is copied at the first byte that changes (an escape) or at the
+/// end. Segments are checked at each `/` as the scan passes; the raw
+/// segment is the normalised one unless an escape was decoded, and then the
+/// output is checked again (`%2E` is a `.`).
+pub(crate) fn push_path(
+    out: &mut Vec<u8>,
+    bytes: &[u8],
+    end: PathEnd,
+) -> Result<usize, EmbedError> {
     if bytes.first() != Some(&b'/') {
         return Err(EmbedError::malformed("the path does not start with /"));
     }
     let start = out.len();
-    let mut i = 0;
-    loop {
-        // Literal runs (most of a path) are copied at once.
-        let run = bytes[i..]
-            .iter()
-            .position(|&b| !is_path_literal(b))
-            .map_or(bytes.len(), |n| i + n);
-        out.extend_from_slice(&bytes[i..run]);
-        i = run;
-        let Some(&b) = bytes.get(i) else { break };
+    let mut run = 0;
+    let mut seg = 1;
+    let mut decoded = false;
+    let mut i = unreserved_run_end(bytes, 1);
+    let path_end = loop {
+        let Some(&b) = bytes.get(i) else { break i };
         match b {
+            b'/' => {
+                check_segment(&bytes[seg..i], false)?;
+                seg = i + 1;
+                i += 1;
+            }
+            b'?' | b'#' if end == PathEnd::AtQuery => break i,
             b'%' => {
+                out.extend_from_slice(&bytes[run..i]);
                 let Some(d) = escaped_byte(bytes, i) else {
                     return Err(EmbedError::malformed(
                         "the path has a % not followed by two hex digits",
@@ -283,19 +312,44 @@ pub(crate) fn push_path(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), EmbedErro
                 } else {
                     push_escape(out, d);
                 }
+                decoded = true;
                 i += 3;
+                run = i;
             }
             b'\\' => return Err(EmbedError::malformed("the path has a backslash")),
             _ if b < 0x20 || b == 0x7F => {
                 return Err(EmbedError::malformed("the path has a control byte"))
             }
+            _ if is_path_literal(b) => i += 1,
             _ => {
+                out.extend_from_slice(&bytes[run..i]);
                 push_escape(out, b);
                 i += 1;
+                run = i;
             }
         }
+        i = unreserved_run_end(bytes, i);
+    };
+    out.extend_from_slice(&bytes[run..path_end]);
+    check_segment(&bytes[seg..path_end], true)?;
+    if decoded {
+        check_segments(&out[start..])?;
     }
-    check_segments(&out[start..])
+    Ok(path_end)
+}
+
+/// One segment's rules: not `.` or `..`, and not empty unless it is the
+/// last (a trailing `/`).
+fn check_segment(seg: &[u8], last: bool) -> Result<(), EmbedError> {
+    if seg == b"." || seg == b".." {
+        return Err(EmbedError::malformed(
+            "the path has a dot segment (. or ..)",
+        ));
+    }
+    if seg.is_empty() && !last {
+        return Err(EmbedError::malformed("the path has an empty segment (//)"));
+    }
+    Ok(())
 }
 
 /// Segment rules, checked on the normalised form so `%2E` counts as `.`:
@@ -307,17 +361,10 @@ fn check_segments(norm: &[u8]) -> Result<(), EmbedError> {
             .iter()
             .position(|&b| b == b'/')
             .map_or(norm.len(), |n| seg_start + n);
-        let seg = &norm[seg_start..seg_end];
-        if seg == b"." || seg == b".." {
-            return Err(EmbedError::malformed(
-                "the path has a dot segment (. or ..)",
-            ));
-        }
-        if seg_end == norm.len() {
+        let last = seg_end == norm.len();
+        check_segment(&norm[seg_start..seg_end], last)?;
+        if last {
             return Ok(());
-        }
-        if seg.is_empty() {
-            return Err(EmbedError::malformed("the path has an empty segment (//)"));
         }
         seg_start = seg_end + 1;
     }
@@ -331,7 +378,7 @@ fn check_segments(norm: &[u8]) -> Result<(), EmbedError> {
 /// ```
 pub fn normalise_path(raw: &str) -> Result<String, EmbedError> {
     let mut out = Vec::with_capacity(raw.len());
-    push_path(&mut out, raw.as_bytes())?;
+    push_path(&mut out, raw.as_bytes(), PathEnd::AtEnd)?;
     Ok(ascii_string(out))
 }
 
@@ -402,6 +449,108 @@ mod tests {
         assert_eq!(normalise_path("/a b/ü").unwrap(), "/a%20b/%C3%BC");
         assert_eq!(normalise_path("/%41%3a:@!").unwrap(), "/A%3A:@!");
         assert_eq!(normalise_path("/..a/.b").unwrap(), "/..a/.b");
+    }
+
+    /// The path rules byte by byte, as spec §2 words them: decode every
+    /// escape, re-encode, then check the segments.
+    fn path_by_the_letter(raw: &[u8]) -> Option<Vec<u8>> {
+        if raw.first() != Some(&b'/') {
+            return None;
+        }
+        let mut out = Vec::new();
+        let mut i = 0;
+        while let Some(&b) = raw.get(i) {
+            let d = if b == b'%' {
+                let d = escaped_byte(raw, i)?;
+                if matches!(d, b'/' | b'\\' | 0..=0x1F | 0x7F) {
+                    return None;
+                }
+                i += 2;
+                d
+            } else if matches!(b, b'\\' | 0..=0x1F | 0x7F) {
+                return None;
+            } else {
+                b
+            };
+            let literal = if b == b'%' {
+                is_unreserved(d)
+            } else {
+                is_path_literal(d)
+            };
+            if literal {
+                out.push(d);
+            } else {
+                push_escape(&mut out, d);
+            }
+            i += 1;
+        }
+        let segs: Vec<&[u8]> = out[1..].split(|&b| b == b'/').collect();
+        for (k, seg) in segs.iter().enumerate() {
+            if *seg == b"." || *seg == b".." || (seg.is_empty() && k + 1 < segs.len()) {
+                return None;
+            }
+        }
+        Some(out)
+    }
+
+    #[test]
+    fn paths_normalise_as_the_rules_say_byte_by_byte() {
+        let pieces: [&[u8]; 22] = [
+            b"/",
+            b"/",
+            b".",
+            b"..",
+            b"a",
+            b"Zz9",
+            b"-_~",
+            b"%2e",
+            b"%2E",
+            b"%41",
+            b"%7e",
+            b"%2F",
+            b"%5c",
+            b"%0a",
+            b"%3a",
+            b"%zz",
+            b"%4",
+            b"!$&'()*+,;=:@",
+            b" ",
+            b"\xc3\xa9",
+            b"?",
+            b"#",
+        ];
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..20_000 {
+            let mut raw = b"/".to_vec();
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            for k in 0..(seed % 9) {
+                raw.extend_from_slice(pieces[((seed >> (6 * k + 4)) % 22) as usize]);
+            }
+            if seed & 1 == 0 {
+                raw.extend_from_slice(b"segment-long-enough-for-words");
+            }
+            let mut got = Vec::new();
+            let got = push_path(&mut got, &raw, PathEnd::AtEnd).ok().map(|_| got);
+            assert_eq!(
+                got,
+                path_by_the_letter(&raw),
+                "{}",
+                String::from_utf8_lossy(&raw)
+            );
+            // In a request target the path ends at the first `?` or `#`.
+            let cut = raw
+                .iter()
+                .position(|&b| b == b'?' || b == b'#')
+                .unwrap_or(raw.len());
+            let mut got = Vec::new();
+            let got = push_path(&mut got, &raw, PathEnd::AtQuery)
+                .ok()
+                .map(|end| (end, got));
+            let want = path_by_the_letter(&raw[..cut]).map(|p| (cut, p));
+            assert_eq!(got, want, "{}", String::from_utf8_lossy(&raw));
+        }
     }
 
     #[test]

@@ -13,76 +13,109 @@
 use crate::canonical::{Param, SigField, Span};
 use crate::inline_vec::InlineVec;
 use crate::params::SIG_LEN;
-use crate::percent::{is_canonical_escape, recode_query, stop_bytes};
+use crate::percent::{is_canonical_escape, recode_query, stop_bits};
 use crate::reason::EmbedError;
 use crate::sort::sort_by;
 
 /// Most URLs have fewer parameters than this; more spill to the heap.
 const INLINE_PARAMS: usize = 16;
 
+/// Bytes the query scan classifies per step (see [`stop_bits`]): 64
+/// natively; one word in WebAssembly, where the unrolled classifier of a
+/// 64-byte block would cost a tenth of the package's size budget.
+const SCAN_BLOCK: usize = if cfg!(target_arch = "wasm32") { 8 } else { 64 };
+
 /// Bytes of a name that go into its sort key (the low 32 bits hold the index).
 const KEY_BYTES: usize = 12;
 
-/// Where a canonical component lives: in the raw query (it was canonical
-/// already) or in `scratch` (it was re-encoded).
-#[derive(Clone, Copy)]
-struct RawSpan {
-    in_scratch: bool,
-    start: u32,
-    end: u32,
-}
-
-impl RawSpan {
-    const EMPTY: RawSpan = RawSpan::raw(0, 0);
-
-    const fn raw(start: usize, end: usize) -> RawSpan {
-        RawSpan {
-            in_scratch: false,
-            start: start as u32,
-            end: end as u32,
-        }
-    }
-
-    fn bytes<'a>(self, raw: &'a [u8], scratch: &'a [u8]) -> &'a [u8] {
-        let src = if self.in_scratch { scratch } else { raw };
-        &src[self.start as usize..self.end as usize]
-    }
-
-    fn len(self) -> usize {
-        (self.end - self.start) as usize
-    }
-}
-
+/// One canonical `name=value`, contiguous: in the raw query where it was
+/// canonical already, else re-encoded into `scratch` (with its `=`), so
+/// that every pair is copied into the string to sign with one `memcpy`.
 #[derive(Clone, Copy)]
 struct Pair {
-    name: RawSpan,
-    value: RawSpan,
-    /// The raw text from the name's start to the value's end is exactly the
-    /// canonical `name=value`.
-    whole: bool,
+    start: u32,
+    end: u32,
+    /// The length of the name (the `=` follows it).
+    name_len: u32,
+    in_scratch: bool,
 }
 
 impl Pair {
     const EMPTY: Pair = Pair {
-        name: RawSpan::EMPTY,
-        value: RawSpan::EMPTY,
-        whole: false,
+        start: 0,
+        end: 0,
+        name_len: 0,
+        in_scratch: false,
     };
+
+    /// The text `name=value`.
+    fn text<'a>(self, raw: &'a [u8], scratch: &'a [u8]) -> &'a [u8] {
+        let src = if self.in_scratch { scratch } else { raw };
+        &src[self.start as usize..self.end as usize]
+    }
+
+    /// Name and value.
+    fn parts<'a>(self, raw: &'a [u8], scratch: &'a [u8]) -> (&'a [u8], &'a [u8]) {
+        let text = self.text(raw, scratch);
+        let n = self.name_len as usize;
+        (&text[..n], &text[n + 1..])
+    }
 }
 
-/// The sort key of a name: its first [`KEY_BYTES`] bytes, big-endian, zero
-/// padded. Canonical names never hold a zero byte (it is escaped), so the
-/// padding sorts a shorter name first, as byte order does.
-fn key_of(name: &[u8]) -> u128 {
+/// The sort key of the name `src[start..end]`: its first [`KEY_BYTES`]
+/// bytes, big-endian, zero padded. Canonical names never hold a zero byte
+/// (it is escaped), so the padding sorts a shorter name first, as byte
+/// order does. Read as one 16-byte load where the text goes on that far
+/// (a copy of up to twelve bytes would be a `memcpy` call per parameter).
+fn key_of(src: &[u8], start: usize, end: usize) -> u128 {
+    let n = (end - start).min(KEY_BYTES);
+    let k = match src.get(start..).and_then(<[u8]>::first_chunk::<16>) {
+        Some(word) => u128::from_be_bytes(*word),
+        None => {
+            let mut k = [0u8; 16];
+            k[..n].copy_from_slice(&src[start..start + n]);
+            u128::from_be_bytes(k)
+        }
+    };
+    // The mask of the first `n` bytes, from two 64-bit halves: a 128-bit
+    // shift by a variable amount is a library call in WebAssembly.
+    let high = if n >= 8 {
+        u64::MAX
+    } else {
+        !(u64::MAX >> (8 * n))
+    };
+    let low = if n > 8 {
+        !(u64::MAX >> (8 * (n - 8)))
+    } else {
+        0
+    };
+    k & (u128::from(high) << 64 | u128::from(low))
+}
+
+/// [`key_of`] a name of at most [`KEY_BYTES`] bytes, at compile time.
+const fn name_key(name: &[u8]) -> u128 {
     let mut k = [0u8; 16];
-    let n = name.len().min(KEY_BYTES);
-    k[..n].copy_from_slice(&name[..n]);
+    let mut i = 0;
+    while i < name.len() && i < KEY_BYTES {
+        k[i] = name[i];
+        i += 1;
+    }
     u128::from_be_bytes(k)
 }
 
 /// Names at or after this key start with `eg_` or sort after every name
 /// that does: the scheme's parameters form one run from the first of them.
-const EMBED_KEY: u128 = u128::from_be_bytes(*b"eg_\0\0\0\0\0\0\0\0\0\0\0\0\0");
+const EMBED_KEY: u128 = name_key(b"eg_");
+const EMBED_MASK: u128 = u128::MAX << (128 - 8 * 3);
+
+/// Set in the keys of `eg_` names while sorting (canonical names are ASCII,
+/// so no key has it otherwise): they sort after every content name, as a
+/// signer writes them, and the sort moves no key across that boundary.
+/// Their run is put in its place when the pairs are written out.
+const EMBED_FLAG: u128 = 1 << 127;
+
+/// The key of `eg_sig`, which is not signed and so not sorted.
+const SIG_KEY: u128 = name_key(b"eg_sig");
 
 /// The pairs of a query as the scan finds them.
 struct Split<'r> {
@@ -92,6 +125,8 @@ struct Split<'r> {
     keys: InlineVec<u128, INLINE_PARAMS>,
     scratch: Vec<u8>,
     sig: SigField,
+    /// How many keys carry [`EMBED_FLAG`].
+    embed: usize,
 }
 
 impl Split<'_> {
@@ -110,25 +145,49 @@ impl Split<'_> {
             return Ok(());
         }
         let raw = self.raw;
-        let (name_end, value_start) = eq.map_or((end, end), |e| (e, e + 1));
-        let (name, value) = if clean {
-            (
-                RawSpan::raw(start, name_end),
-                RawSpan::raw(value_start, end),
-            )
-        } else {
-            (
-                recode(raw, start, name_end, &mut self.scratch).ok_or(EmbedError::malformed(
-                    "a query name has a % not followed by two hex digits",
-                ))?,
-                recode(raw, value_start, end, &mut self.scratch).ok_or(EmbedError::malformed(
-                    "a query value has a % not followed by two hex digits",
-                ))?,
-            )
+        // Canonical as it stands only with its `=`: `flag` becomes `flag=`.
+        let pair = match eq {
+            Some(e) if clean => Pair {
+                start: start as u32,
+                end: end as u32,
+                name_len: (e - start) as u32,
+                in_scratch: false,
+            },
+            _ => {
+                let (name_end, value_start) = eq.map_or((end, end), |e| (e, e + 1));
+                let s0 = self.scratch.len();
+                if !recode_query(&mut self.scratch, &raw[start..name_end]) {
+                    return Err(EmbedError::malformed(
+                        "a query name has a % not followed by two hex digits",
+                    ));
+                }
+                let name_len = self.scratch.len() - s0;
+                self.scratch.push(b'=');
+                if !recode_query(&mut self.scratch, &raw[value_start..end]) {
+                    return Err(EmbedError::malformed(
+                        "a query value has a % not followed by two hex digits",
+                    ));
+                }
+                Pair {
+                    start: s0 as u32,
+                    end: self.scratch.len() as u32,
+                    name_len: name_len as u32,
+                    in_scratch: true,
+                }
+            }
         };
-        let name_bytes = name.bytes(raw, &self.scratch);
-        if name_bytes == b"eg_sig" {
-            let v = value.bytes(raw, &self.scratch);
+        let src = if pair.in_scratch {
+            &self.scratch[..]
+        } else {
+            raw
+        };
+        let key = key_of(
+            src,
+            pair.start as usize,
+            (pair.start + pair.name_len) as usize,
+        );
+        if key == SIG_KEY && pair.name_len == 6 {
+            let (_, v) = pair.parts(raw, &self.scratch);
             self.sig = match (&self.sig, <&[u8; SIG_LEN]>::try_from(v)) {
                 (SigField::Absent, Ok(s)) => SigField::One(*s),
                 (SigField::Absent, Err(_)) => SigField::WrongLength,
@@ -136,13 +195,15 @@ impl Split<'_> {
             };
             return Ok(());
         }
+        let flag = if key & EMBED_MASK == EMBED_KEY {
+            self.embed += 1;
+            EMBED_FLAG
+        } else {
+            0
+        };
         self.keys
-            .push(key_of(name_bytes) | self.pairs.as_slice().len() as u128);
-        self.pairs.push(Pair {
-            name,
-            value,
-            whole: clean && eq.is_some(),
-        });
+            .push(key | flag | self.pairs.as_slice().len() as u128);
+        self.pairs.push(pair);
         Ok(())
     }
 }
@@ -161,36 +222,39 @@ pub(crate) fn canonical_query(
         keys: InlineVec::new(0),
         scratch: Vec::new(),
         sig: SigField::Absent,
+        embed: 0,
     };
-    // One pass, a word at a time: each 8-byte word is classified once, and
-    // only its stop bytes (anything not unreserved) are looked at. The two
-    // hex digits of an escape are unreserved, so they never stop the scan.
+    // One pass, a block at a time: each block's stop bytes (anything not
+    // unreserved) become one bit mask, and only those bytes are looked at.
+    // The two hex digits of an escape are unreserved, so they never stop
+    // the scan.
     let mut start = 0;
     let mut eq = None;
     let mut clean = true;
     let mut base = 0;
-    'words: loop {
-        let (mut stops, last) = match raw[base..].first_chunk::<8>() {
-            Some(word) => (stop_bytes(u64::from_le_bytes(*word)), false),
+    let mut tail = [b'a'; SCAN_BLOCK];
+    'blocks: loop {
+        let (block, last) = match raw.get(base..).and_then(<[u8]>::first_chunk::<SCAN_BLOCK>) {
+            Some(block) => (block, false),
             None => {
-                // The last word (maybe empty) is padded with an `&`, which
+                // The last block (maybe empty) is padded with an `&`, which
                 // ends the last pair, then unreserved bytes: one place
                 // handles every pair's end.
                 let rest = &raw[base..];
-                let mut word = *b"aaaaaaaa";
-                word[..rest.len()].copy_from_slice(rest);
-                word[rest.len()] = b'&';
-                (stop_bytes(u64::from_le_bytes(word)), true)
+                tail[..rest.len()].copy_from_slice(rest);
+                tail[rest.len()] = b'&';
+                (&tail, true)
             }
         };
+        let mut stops = stop_bits(block);
         while stops != 0 {
-            let p = base + (stops.trailing_zeros() / 8) as usize;
+            let p = base + stops.trailing_zeros() as usize;
             stops &= stops - 1;
             let b = raw.get(p).copied().unwrap_or(b'&');
             if b == b'&' || b == b'#' {
                 split.pair(start, eq, p, clean)?;
                 if b == b'#' || p == raw.len() {
-                    break 'words;
+                    break 'blocks;
                 }
                 (start, eq, clean) = (p + 1, None, true);
             } else if b == b'=' && eq.is_none() {
@@ -204,7 +268,7 @@ pub(crate) fn canonical_query(
         if last {
             break;
         }
-        base += 8;
+        base += SCAN_BLOCK;
     }
     // Borrowed, not destructured: moving the inline arrays out would copy them.
     let sig = core::mem::replace(&mut split.sig, SigField::Absent);
@@ -213,26 +277,27 @@ pub(crate) fn canonical_query(
     let keys = split.keys.as_mut_slice();
     sort(keys, pairs, raw, scratch);
 
+    // Sorted: content names, then the flagged `eg_` run, which goes where
+    // `eg_` sorts among the content names.
+    let content = keys.len() - split.embed;
+    let first_embed = keys[..content].partition_point(|&k| k < EMBED_KEY);
     buf.reserve(raw.len() + scratch.len() + 2 * keys.len());
     let mut params = Vec::with_capacity(keys.len());
-    let mut first_embed = keys.len();
-    for (k, &key) in keys.iter().enumerate() {
+    for k in 0..keys.len() {
+        let at = if k < first_embed {
+            k
+        } else if k < first_embed + split.embed {
+            content + (k - first_embed)
+        } else {
+            k - split.embed
+        };
         if k > 0 {
             buf.push(b'&');
         }
-        if key >= EMBED_KEY && first_embed == keys.len() {
-            first_embed = k;
-        }
-        let p = &pairs[key as u32 as usize];
+        let p = pairs[keys[at] as u32 as usize];
         let n0 = buf.len();
-        let n1 = n0 + p.name.len();
-        if p.whole {
-            buf.extend_from_slice(&raw[p.name.start as usize..p.value.end as usize]);
-        } else {
-            buf.extend_from_slice(p.name.bytes(raw, scratch));
-            buf.push(b'=');
-            buf.extend_from_slice(p.value.bytes(raw, scratch));
-        }
+        let n1 = n0 + p.name_len as usize;
+        buf.extend_from_slice(p.text(raw, scratch));
         params.push(Param {
             name: Span::of(n0..n1),
             value: Span::of(n1 + 1..buf.len()),
@@ -246,12 +311,9 @@ pub(crate) fn canonical_query(
 fn sort(keys: &mut [u128], pairs: &[Pair], raw: &[u8], scratch: &[u8]) {
     sort_by(keys, |a, b| a < b);
     let full_less = |a: &u128, b: &u128| -> bool {
-        let (a, b) = (pairs[*a as u32 as usize], pairs[*b as u32 as usize]);
-        a.name
-            .bytes(raw, scratch)
-            .cmp(b.name.bytes(raw, scratch))
-            .then_with(|| a.value.bytes(raw, scratch).cmp(b.value.bytes(raw, scratch)))
-            .is_lt()
+        let a = pairs[*a as u32 as usize].parts(raw, scratch);
+        let b = pairs[*b as u32 as usize].parts(raw, scratch);
+        a < b
     };
     let mut k = 1;
     while k < keys.len() {
@@ -268,20 +330,6 @@ fn sort(keys: &mut [u128], pairs: &[Pair], raw: &[u8], scratch: &[u8]) {
         sort_by(&mut keys[start..end], full_less);
         k = end + 1;
     }
-}
-
-/// Decodes `raw[start..end]` (reading `+` as a space) and re-encodes it
-/// canonically into `scratch`; `None` on a bad escape.
-fn recode(raw: &[u8], start: usize, end: usize, scratch: &mut Vec<u8>) -> Option<RawSpan> {
-    let s0 = scratch.len();
-    if !recode_query(scratch, &raw[start..end]) {
-        return None;
-    }
-    Some(RawSpan {
-        in_scratch: true,
-        start: s0 as u32,
-        end: scratch.len() as u32,
-    })
 }
 
 #[cfg(test)]
@@ -321,6 +369,12 @@ mod tests {
             ("a=1&b&c=3", "a=1&b=&c=3"),
             ("a=1#b=2", "a=1"),
             ("b=2&eg_sig=x&c=3&a=1", "a=1&b=2&c=3"),
+            // The `eg_` run between content names on either side of it.
+            (
+                "z=1&eg_b=2&eg=0&a=1&eg%60=3&eg_a=1&ef=9&f=0",
+                "a=1&ef=9&eg=0&eg%60=3&eg_a=1&eg_b=2&f=0&z=1",
+            ),
+            ("eg_b=2&eg_a=1", "eg_a=1&eg_b=2"),
         ] {
             let mut buf = b"head\n".to_vec();
             let (params, _, _) = canonical_query(raw.as_bytes(), &mut buf).expect("parses");
