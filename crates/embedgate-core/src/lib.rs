@@ -30,6 +30,7 @@ mod signer;
 mod sort;
 mod verifier;
 
+pub use base64url::{decode_into as base64url_decode_into, decoded_len as base64url_decoded_len};
 pub use canonical::{normalise_path, path_in_scope, string_to_sign, SCHEME};
 pub use generate::{generate_base62, generate_nonce, generate_secret, SECRET_LEN};
 pub use key::{EmbedKey, KeyStore};

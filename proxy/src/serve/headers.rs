@@ -97,6 +97,13 @@ pub fn strip_own_cookies(h: &mut HeaderMap, own_prefix: &str) {
     // it holds only ours (what a browser sends to an embed), without
     // building anything.
     if values.next().is_none() {
+        // The usual one, our cookie alone, told without `to_str`'s pass:
+        // removed whether readable or not (unreadable, it is dropped below).
+        let only = first.as_bytes().trim_ascii();
+        if only.starts_with(own_prefix.as_bytes()) && !only.is_empty() && !only.contains(&b';') {
+            h.remove(header::COOKIE);
+            return;
+        }
         if let Ok(s) = first.to_str() {
             let (mut own, mut others) = (false, false);
             for pair in cookie_pairs(s) {
@@ -225,6 +232,29 @@ mod tests {
             h.get(header::COOKIE).map(|v| v.as_bytes()),
             Some(&b"a=1; b=2"[..])
         );
+    }
+
+    #[test]
+    fn a_header_of_our_cookies_alone_goes() {
+        let cut = |value: &[u8]| {
+            let mut h = HeaderMap::new();
+            h.insert(
+                header::COOKIE,
+                HeaderValue::from_bytes(value).expect("header value"),
+            );
+            strip_own_cookies(&mut h, "embedgate-");
+            h.get(header::COOKIE).map(|v| v.as_bytes().to_vec())
+        };
+        assert_eq!(cut(b"embedgate-d=v1.x.y"), None);
+        assert_eq!(cut(b" embedgate-d=v1.x.y\t"), None);
+        assert_eq!(cut(b"embedgate-d=v1.x.y; embedgate-e=1;"), None);
+        // Unreadable: dropped, ours or not.
+        assert_eq!(cut(b"embedgate-d=\xff"), None);
+        assert_eq!(cut(b"a=\xff; embedgate-d=1"), None);
+        // Others' cookies stay.
+        assert_eq!(cut(b"a=1"), Some(b"a=1".to_vec()));
+        assert_eq!(cut(b"embedgate-d=1;a=1"), Some(b"a=1".to_vec()));
+        assert_eq!(cut(b"xembedgate-d=1"), Some(b"xembedgate-d=1".to_vec()));
     }
 
     #[test]

@@ -16,7 +16,7 @@
 use std::borrow::Cow;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::{DecodeSliceError, Engine as _};
+use base64::Engine as _;
 use hmac::Mac;
 use http::HeaderMap;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -152,23 +152,24 @@ pub enum SessionError {
     Revoked,
 }
 
-/// Decodes base64url `text` into `stack`, or into `heap` when it does not
-/// fit there.
+/// Decodes unpadded base64url `text` into `stack`, or into `heap` when it
+/// does not fit there. (The core's decoder refuses what the `base64`
+/// crate's `URL_SAFE_NO_PAD` does, in about a fifth fewer instructions.)
 fn decode_b64<'b>(
     text: &str,
     stack: &'b mut [u8],
     heap: &'b mut Vec<u8>,
 ) -> Result<&'b [u8], SessionError> {
-    match URL_SAFE_NO_PAD.decode_slice(text, stack) {
-        Ok(n) => Ok(&stack[..n]),
-        Err(DecodeSliceError::OutputSliceTooSmall) => {
-            *heap = URL_SAFE_NO_PAD
-                .decode(text)
-                .map_err(|_| SessionError::NoSession)?;
-            Ok(heap)
-        }
-        Err(DecodeSliceError::DecodeError(_)) => Err(SessionError::NoSession),
-    }
+    let len = embedgate_core::base64url_decoded_len(text.len());
+    let out = if len <= stack.len() {
+        stack
+    } else {
+        heap.resize(len, 0);
+        heap.as_mut_slice()
+    };
+    let n = embedgate_core::base64url_decode_into(text.as_bytes(), out)
+        .ok_or(SessionError::NoSession)?;
+    Ok(&out[..n])
 }
 
 fn mac_input(mac: &mut super::secret_cache::HmacSha256, cookie_name: &str, payload_b64: &[u8]) {
@@ -350,6 +351,24 @@ mod compact {
     }
 }
 
+/// Characters of a valid tag: 32 bytes in unpadded base64url.
+const TAG_B64_LEN: usize = 43;
+
+/// `<payload>.<tag>` split at its first dot. A valid tag is
+/// [`TAG_B64_LEN`] characters, so the dot is looked for there first, not
+/// searched for through the payload. A value with another dot before that
+/// one is refused all the same ([`SessionError::NoSession`]): a dot is not
+/// base64url, so where the first dot's split leaves it in the tag, this
+/// one leaves it in the payload, and either fails to decode.
+fn split_payload_tag(rest: &str) -> Option<(&str, &str)> {
+    let at = rest.len().checked_sub(TAG_B64_LEN + 1);
+    match at.filter(|&at| rest.as_bytes()[at] == b'.') {
+        // A dot is ASCII: both sides of it are character boundaries.
+        Some(at) => Some((&rest[..at], &rest[at + 1..])),
+        None => rest.split_once('.'),
+    }
+}
+
 /// Checks a cookie value; on success returns the session (decoded into
 /// `buf`) and its secret.
 pub fn open<'b>(
@@ -360,7 +379,7 @@ pub fn open<'b>(
     buf: &'b mut PayloadBuf,
 ) -> Result<(OpenedSession<'b>, std::sync::Arc<CachedSecret>), SessionError> {
     let rest = value.strip_prefix("v1.").ok_or(SessionError::NoSession)?;
-    let (payload, tag) = rest.split_once('.').ok_or(SessionError::NoSession)?;
+    let (payload, tag) = split_payload_tag(rest).ok_or(SessionError::NoSession)?;
     if payload.len() > 8192 {
         return Err(SessionError::NoSession);
     }
@@ -398,24 +417,27 @@ mod fast {
 
     use super::{OpenedSession, Text};
 
+    /// The payload, checked as UTF-8 once as a whole (not string by
+    /// string), and a position in it.
     struct Cursor<'a> {
-        b: &'a [u8],
+        s: &'a str,
         i: usize,
     }
 
     impl<'a> Cursor<'a> {
         fn lit(&mut self, s: &[u8]) -> Option<()> {
             let end = self.i.checked_add(s.len())?;
-            (self.b.get(self.i..end)? == s).then(|| self.i = end)
+            (self.s.as_bytes().get(self.i..end)? == s).then(|| self.i = end)
         }
 
         fn peek(&self) -> Option<u8> {
-            self.b.get(self.i).copied()
+            self.s.as_bytes().get(self.i).copied()
         }
 
         fn text(&mut self) -> Option<Text<'a>> {
             self.lit(b"\"")?;
-            let rest = self.b.get(self.i..)?;
+            let start = self.i;
+            let rest = self.s.as_bytes().get(start..)?;
             let end = rest
                 .iter()
                 .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
@@ -423,19 +445,25 @@ mod fast {
                 return None;
             }
             self.i += end + 1;
-            let s = std::str::from_utf8(&rest[..end]).ok()?;
+            // Between two quotes (ASCII): character boundaries.
+            let s = self.s.get(start..start + end)?;
             Some(Text(Cow::Borrowed(s)))
         }
 
         fn number(&mut self) -> Option<u64> {
-            let rest = self.b.get(self.i..)?;
-            let digits = rest.iter().take_while(|c| c.is_ascii_digit()).count();
+            let rest = self.s.as_bytes().get(self.i..)?;
+            // Digits are read as they are counted: one pass, not two.
+            let (mut n, mut digits) = (0u64, 0);
+            for &c in rest {
+                let d = c.wrapping_sub(b'0');
+                if d > 9 {
+                    break;
+                }
+                n = n.checked_mul(10)?.checked_add(u64::from(d))?;
+                digits += 1;
+            }
             if digits == 0 || (digits > 1 && rest[0] == b'0') {
                 return None;
-            }
-            let mut n: u64 = 0;
-            for &c in &rest[..digits] {
-                n = n.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
             }
             self.i += digits;
             Some(n)
@@ -463,7 +491,10 @@ mod fast {
     }
 
     pub(super) fn parse(json: &[u8]) -> Option<OpenedSession<'_>> {
-        let mut c = Cursor { b: json, i: 0 };
+        // What this accepts is ASCII outside its strings: valid UTF-8 as a
+        // whole exactly when every string is, so one check serves them all.
+        let s = std::str::from_utf8(json).ok()?;
+        let mut c = Cursor { s, i: 0 };
         c.lit(b"{\"k\":")?;
         let kid = c.text()?;
         c.lit(b",\"s\":")?;
@@ -532,16 +563,17 @@ pub fn scope_for<'a>(route_prefixes: &'a [String], secret_scopes: &'a [String]) 
 }
 
 /// The first value of cookie `name` in the request's `Cookie` headers.
+/// `name` holds no `=` (cookie names are tokens, see `config.rs`): so a
+/// pair that starts with `name=` is one whose name, up to its first `=`,
+/// is `name`, and no search for the `=` is needed.
 pub fn find<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    debug_assert!(!name.contains('='), "cookie name {name:?}");
     headers
         .get_all(http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(super::headers::cookie_pairs)
-        .find_map(|pair| {
-            let (n, v) = pair.split_once('=')?;
-            (n == name).then_some(v)
-        })
+        .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
 }
 
 /// The `Set-Cookie` value.
@@ -854,10 +886,15 @@ mod tests {
                 Some(SessionError::NoSession)
             );
             let (head, tag) = value.rsplit_once('.').expect("tag");
+            let (mid, payload_end) = head.split_at(head.len() / 2);
             for bad in [
                 format!("{head}.{}", &tag[1..]),
                 format!("{head}.{tag}{}", "A".repeat(100)),
                 format!("{}x.{tag}", &head[..head.len() - 1]),
+                // A second dot, in the payload or in the tag.
+                format!("{mid}.{payload_end}.{tag}"),
+                format!("{head}.{}.{}", &tag[..20], &tag[20..]),
+                format!("{head}.{tag}."),
             ] {
                 let mut buf = PayloadBuf::new();
                 assert_eq!(
