@@ -48,10 +48,18 @@ impl Pair {
         in_scratch: false,
     };
 
+    /// The buffer the pair lives in.
+    fn source<'a>(self, raw: &'a [u8], scratch: &'a [u8]) -> &'a [u8] {
+        if self.in_scratch {
+            scratch
+        } else {
+            raw
+        }
+    }
+
     /// The text `name=value`.
     fn text<'a>(self, raw: &'a [u8], scratch: &'a [u8]) -> &'a [u8] {
-        let src = if self.in_scratch { scratch } else { raw };
-        &src[self.start as usize..self.end as usize]
+        &self.source(raw, scratch)[self.start as usize..self.end as usize]
     }
 
     /// Name and value.
@@ -176,13 +184,10 @@ impl Split<'_> {
                 }
             }
         };
-        let src = if pair.in_scratch {
-            &self.scratch[..]
-        } else {
-            raw
-        };
+        // From the whole buffer, not the pair's text: the key's 16-byte load
+        // may read on past the name's end.
         let key = key_of(
-            src,
+            pair.source(raw, &self.scratch),
             pair.start as usize,
             (pair.start + pair.name_len) as usize,
         );
