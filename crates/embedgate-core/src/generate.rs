@@ -71,6 +71,6 @@ mod tests {
         }
         let n = generate_nonce(&mut rng);
         assert_eq!(n.len(), 22);
-        assert!(crate::params::check_nonce(n.as_bytes()).is_ok());
+        assert!(crate::params::check_nonce(&n).is_ok());
     }
 }

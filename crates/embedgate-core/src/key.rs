@@ -87,7 +87,7 @@ impl EmbedKey {
     pub fn signature_for(&self, string_to_sign: &str) -> String {
         let mut mac = self.mac.clone();
         mac.update(string_to_sign.as_bytes());
-        crate::params::encode_sig(&mac.finalize().into_bytes())
+        crate::base64url::encode(&mac.finalize().into_bytes())
     }
 }
 

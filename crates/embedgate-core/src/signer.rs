@@ -1,16 +1,17 @@
-//! Producing signed embed URLs.
+//! Producing signed embed URLs (spec §1 and §2 from the signer's side).
 
 use core::fmt;
 
 use hmac::Mac;
 
-use crate::canonical::{Canonical, SigField};
-use crate::inline_vec::InlineVec;
+use crate::base64url;
+use crate::canonical::{is_scheme_param, CanonicalUrl};
 use crate::key::{new_mac, HmacSha256};
-use crate::params::{check_attr_name, check_kid, check_nonce, check_sub};
-use crate::percent::encode_query_component;
+use crate::params::{
+    check_attr_name, check_kid, check_nonce, check_sub, check_text, TextField, ATTR_PREFIX,
+};
+use crate::percent::{ascii_text, push_query_encoded};
 use crate::reason::EmbedError;
-use crate::sort::sort_by;
 
 /// What to sign: the content URL and the viewer.
 #[derive(Clone, Copy, Debug)]
@@ -18,7 +19,7 @@ pub struct SignRequest<'a> {
     /// The absolute content URL, with any content parameters (filters)
     /// already in its query. It must carry no `eg_` parameter.
     pub url: &'a str,
-    /// The external user id (1-256 bytes).
+    /// The external user id (1-256 bytes, no control characters).
     pub sub: &'a str,
     /// Expiry of the URL, Unix seconds.
     pub exp: u64,
@@ -26,7 +27,8 @@ pub struct SignRequest<'a> {
     pub nonce: &'a str,
     /// Wanted session length in seconds.
     pub session: Option<u64>,
-    /// User attributes as `(name, value)`; names 1-64 of `a-z 0-9 _ -`.
+    /// User attributes as `(name, value)`; names 1-64 of `a-z 0-9 _ -`,
+    /// values without control characters.
     pub attrs: &'a [(&'a str, &'a str)],
 }
 
@@ -64,9 +66,8 @@ impl Signer {
     /// A signer for the secret `secret` (its UTF-8 bytes as issued) known
     /// publicly as `kid`.
     pub fn new(kid: &str, secret: &[u8]) -> Result<Self, EmbedError> {
-        check_kid(kid.as_bytes())?;
         Ok(Signer {
-            kid: kid.to_owned(),
+            kid: check_kid(kid)?.to_owned(),
             mac: new_mac(secret),
         })
     }
@@ -76,138 +77,112 @@ impl Signer {
         &self.kid
     }
 
-    /// Returns the signed URL: the input URL with the `eg_` parameters and
-    /// `eg_sig` appended to its query (before any fragment).
-    ///
-    /// The string to sign is not built: the content URL is canonicalised
-    /// alone, and the MAC is fed its head, the `eg_` parameters in sorted
-    /// order (they sort as one run, since no content name may start with
-    /// `eg_`) and its tail. The `eg_` parameters are written once, in
-    /// canonical form, into the URL, and hashed from there.
+    /// Returns the signed URL: the input URL with the `eg_` parameters (in
+    /// the order of the spec's table) and then `eg_sig` appended to its
+    /// query, before any fragment.
     pub fn sign(&self, req: &SignRequest<'_>) -> Result<String, EmbedError> {
-        check_sub(req.sub.len())?;
-        check_nonce(req.nonce.as_bytes())?;
-        let (base, fragment) = match req.url.bytes().position(|b| b == b'#') {
-            Some(i) => (&req.url[..i], &req.url[i..]),
-            None => (req.url, ""),
-        };
-        let content = Canonical::from_url(base)?;
-        if content.sig != SigField::Absent {
-            return Err(EmbedError::malformed("the URL to sign already has eg_sig"));
-        }
-        let at = content.first_embed;
-        if content
-            .params
-            .get(at)
-            .is_some_and(|p| content.name(p).starts_with("eg_"))
-        {
-            return Err(EmbedError::malformed(
-                "the URL to sign already has eg_ parameters",
-            ));
-        }
-        for (name, _) in req.attrs {
-            check_attr_name(name.as_bytes())?;
-        }
-        let mut url: Vec<u8> = Vec::with_capacity(
-            base.len() + 160 + 3 * req.sub.len() + 24 * req.attrs.len() + fragment.len(),
-        );
-        url.extend_from_slice(base.as_bytes());
-        url.push(if base.as_bytes().contains(&b'?') {
-            b'&'
-        } else {
-            b'?'
-        });
-        // Each `eg_` parameter's span in `url` (without its leading `&`),
-        // to feed the MAC in sorted order below.
-        let kid = url.len();
-        url.extend_from_slice(b"eg_kid=");
-        url.extend_from_slice(self.kid.as_bytes());
-        let kid = (kid, url.len());
-        url.extend_from_slice(b"&eg_sub=");
-        let sub = url.len() - 7;
-        encode_query_component(&mut url, req.sub.as_bytes());
-        let sub = (sub, url.len());
-        url.extend_from_slice(b"&eg_exp=");
-        let exp = url.len() - 7;
-        push_decimal(&mut url, req.exp);
-        let exp = (exp, url.len());
-        url.extend_from_slice(b"&eg_nonce=");
-        let nonce = url.len() - 9;
-        url.extend_from_slice(req.nonce.as_bytes());
-        let nonce = (nonce, url.len());
-        let session = req.session.map(|s| {
-            url.extend_from_slice(b"&eg_session=");
-            let start = url.len() - 11;
-            push_decimal(&mut url, s);
-            (start, url.len())
-        });
-        // (index in `req.attrs`, span in `url`) of each attribute, then
-        // sorted by name: attribute names are canonical as they stand, so
-        // this sorts their `eg_attr.` parameters.
-        let mut attrs: InlineVec<(usize, usize, usize), INLINE_ATTRS> = InlineVec::new((0, 0, 0));
-        for (i, (name, value)) in req.attrs.iter().enumerate() {
-            url.extend_from_slice(b"&eg_attr.");
-            let start = url.len() - 8;
-            url.extend_from_slice(name.as_bytes());
-            url.push(b'=');
-            encode_query_component(&mut url, value.as_bytes());
-            attrs.push((i, start, url.len()));
-        }
-        let attrs = attrs.as_mut_slice();
-        let name = |a: &(usize, usize, usize)| req.attrs[a.0].0;
-        sort_by(attrs, |a, b| name(a) < name(b));
-        if attrs.windows(2).any(|w| name(&w[0]) == name(&w[1])) {
-            return Err(EmbedError::malformed("an attribute is given twice"));
-        }
+        let fragment_start = req.url.bytes().position(|b| b == b'#');
+        let (base, fragment) = req.url.split_at(fragment_start.unwrap_or(req.url.len()));
+        let mut canonical = CanonicalUrl::from_url(base)?;
+        check_no_scheme_params(&canonical)?;
+        let params = self.scheme_params(req)?;
 
-        let sts = content.sts().as_bytes();
-        let head_end = match at {
-            0 => content.query_start,
-            _ => content.params[at - 1].value.end as usize,
-        };
+        for (name, value) in &params {
+            canonical
+                .query
+                .push_encoded(name.as_bytes(), value.as_bytes());
+        }
+        canonical.query.sort();
+        let sig = self.signature(&canonical.string_to_sign());
+
+        let mut url = String::with_capacity(base.len() + 200 + fragment.len());
+        url.push_str(base);
+        url.push(if base.contains('?') { '&' } else { '?' });
+        for (name, value) in &params {
+            url.push_str(name);
+            url.push('=');
+            url.push_str(value);
+            url.push('&');
+        }
+        url.push_str("eg_sig=");
+        url.push_str(&sig);
+        url.push_str(fragment);
+        Ok(url)
+    }
+
+    /// The `eg_` parameters of a request, checked by spec §1 and encoded
+    /// canonically, in the order of the spec's table.
+    fn scheme_params(&self, req: &SignRequest<'_>) -> Result<Vec<(String, String)>, EmbedError> {
+        check_text(check_sub(req.sub)?, TextField::Sub)?;
+        check_nonce(req.nonce)?;
+        check_attrs(req.attrs)?;
+        let mut params = vec![
+            ("eg_kid".to_owned(), self.kid.clone()),
+            ("eg_sub".to_owned(), encoded(req.sub)),
+            ("eg_exp".to_owned(), decimal(req.exp)),
+            ("eg_nonce".to_owned(), req.nonce.to_owned()),
+        ];
+        if let Some(session) = req.session {
+            params.push(("eg_session".to_owned(), decimal(session)));
+        }
+        for (name, value) in req.attrs {
+            params.push(([ATTR_PREFIX, name].concat(), encoded(value)));
+        }
+        Ok(params)
+    }
+
+    /// `base64url_nopad(HMAC-SHA256(key, string_to_sign))`.
+    fn signature(&self, string_to_sign: &[u8]) -> String {
         let mut mac = self.mac.clone();
-        update(&mut mac, &sts[..head_end]);
-        let mut first = at == 0;
-        let mut feed = |(start, end): (usize, usize)| {
-            if !first {
-                update(&mut mac, b"&");
-            }
-            first = false;
-            update(&mut mac, &url[start..end]);
-        };
-        for &(_, start, end) in attrs.iter() {
-            feed((start, end));
-        }
-        feed(exp);
-        feed(kid);
-        feed(nonce);
-        if let Some(session) = session {
-            feed(session);
-        }
-        feed(sub);
-        if let Some(tail) = content.params.get(at) {
-            update(&mut mac, b"&");
-            update(&mut mac, &sts[tail.name.start as usize..]);
-        }
-        url.extend_from_slice(b"&eg_sig=");
-        crate::base64url::encode_into(&mut url, &mac.finalize().into_bytes());
-        url.extend_from_slice(fragment.as_bytes());
-        // `base` and `fragment` are &str and everything else written is ASCII.
-        String::from_utf8(url).map_err(|_| EmbedError::malformed("the URL is not UTF-8"))
+        mac.update(string_to_sign);
+        base64url::encode(&mac.finalize().into_bytes())
     }
 }
 
-/// `Mac::update`, kept out of line in WebAssembly: the signer feeds the
-/// MAC a dozen pieces, and each inlined copy of the block buffering adds to
-/// the package. Native builds inline it (a few % of a signature).
-#[cfg_attr(target_arch = "wasm32", inline(never))]
-#[cfg_attr(not(target_arch = "wasm32"), inline)]
-fn update(mac: &mut HmacSha256, bytes: &[u8]) {
-    mac.update(bytes);
+/// The content URL must not carry the scheme's parameters already.
+fn check_no_scheme_params(content: &CanonicalUrl) -> Result<(), EmbedError> {
+    if content.query.pairs().any(|(name, _)| is_scheme_param(name)) {
+        return Err(EmbedError::malformed(
+            "the URL to sign already has eg_ parameters",
+        ));
+    }
+    Ok(())
 }
 
-/// Requests with more attributes than this sort them on the heap.
-const INLINE_ATTRS: usize = 8;
+/// Attribute names by their rule, each once; values without control
+/// characters.
+fn check_attrs(attrs: &[(&str, &str)]) -> Result<(), EmbedError> {
+    for (k, (name, value)) in attrs.iter().enumerate() {
+        check_attr_name(name)?;
+        check_text(value, TextField::AttrValue)?;
+        if attrs[..k].iter().any(|(earlier, _)| earlier == name) {
+            return Err(EmbedError::malformed("an attribute is given twice"));
+        }
+    }
+    Ok(())
+}
+
+/// `n` in decimal. (Not `to_string`: the formatting machinery would weigh
+/// on the WebAssembly package for two numbers.)
+fn decimal(mut n: u64) -> String {
+    let mut digits = Vec::with_capacity(20);
+    loop {
+        digits.push(b'0' + (n % 10) as u8);
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    digits.reverse();
+    ascii_text(digits)
+}
+
+/// A text value in canonical query encoding.
+fn encoded(text: &str) -> String {
+    let mut out = Vec::with_capacity(text.len());
+    push_query_encoded(&mut out, text.as_bytes());
+    ascii_text(out)
+}
 
 impl fmt::Debug for Signer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -218,39 +193,33 @@ impl fmt::Debug for Signer {
     }
 }
 
-/// Writes `n` in decimal without the formatting machinery (which would
-/// weigh on the wasm build for one number).
-fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn signer() -> Signer {
+        Signer::new("ek_live_4f9c2a", b"q7Vt2mXc9LpR4sZb8NwK3yHd6FgJ1aEo").expect("kid")
+    }
+
+    fn request<'a>(url: &'a str, sub: &'a str, attrs: &'a [(&'a str, &'a str)]) -> SignRequest<'a> {
+        SignRequest {
+            url,
+            sub,
+            exp: 5,
+            nonce: "Yc1mB0sD7rX2aQ9vT4kL",
+            session: Some(60),
+            attrs,
+        }
+    }
+
     #[test]
     fn writes_the_eg_parameters_in_the_spec_order_before_eg_sig() {
-        let signer =
-            Signer::new("ek_live_4f9c2a", b"q7Vt2mXc9LpR4sZb8NwK3yHd6FgJ1aEo").expect("kid");
-        let url = signer
-            .sign(&SignRequest {
-                url: "https://e.x/p?z=1#frag",
-                sub: "a b",
-                exp: 5,
-                nonce: "Yc1mB0sD7rX2aQ9vT4kL",
-                session: Some(60),
-                attrs: &[("zz", "1"), ("aa", "2 3")],
-            })
+        let url = signer()
+            .sign(&request(
+                "https://e.x/p?z=1#frag",
+                "a b",
+                &[("zz", "1"), ("aa", "2 3")],
+            ))
             .expect("signs");
         let (head, sig) = url.split_once("&eg_sig=").expect("eg_sig");
         assert_eq!(
@@ -260,5 +229,26 @@ mod tests {
         );
         assert_eq!(sig.len(), 43 + "#frag".len());
         assert!(sig.ends_with("#frag"));
+    }
+
+    #[test]
+    fn refuses_what_a_verifier_would_refuse() {
+        let s = signer();
+        for (url, sub, attrs) in [
+            ("https://e.x/p?eg_kid=x", "u", &[][..]),
+            ("https://e.x/p?eg%5Fsig=x", "u", &[][..]),
+            ("https://e.x/a/..;/b", "u", &[][..]),
+            ("https://e.x/p", "", &[][..]),
+            ("https://e.x/p", "a\nb", &[][..]),
+            ("https://e.x/p", "u", &[("A", "1")][..]),
+            ("https://e.x/p", "u", &[("a", "1"), ("a", "2")][..]),
+            ("https://e.x/p", "u", &[("a", "x\u{7f}")][..]),
+        ] {
+            assert!(
+                s.sign(&request(url, sub, attrs)).is_err(),
+                "{url} {sub:?} {attrs:?}"
+            );
+        }
+        assert!(Signer::new("bad kid", b"k").is_err());
     }
 }

@@ -1,20 +1,19 @@
 //! Spec §3: parse → [`UnverifiedEmbedUrl`] → authenticate →
 //! [`AuthenticEmbedUrl`] → replay verdict → [`VerifiedEmbedUrl`].
 //!
-//! Only the last type exposes the user, attributes, session and the path to
-//! forward; the earlier ones expose what a caller needs to take the next
-//! step (the key id to look up, the nonce to remember), nothing to act on.
+//! Each row of the spec's table is one function below, called in the
+//! table's order. Only the last type exposes the user, attributes, session
+//! and the path to forward; the earlier ones expose what a caller needs to
+//! take the next step (the key id to look up, the nonce to remember).
 
 use core::fmt;
-use core::ops::Range;
 use std::borrow::Cow;
 
 use hmac::Mac;
-use subtle::ConstantTimeEq;
 
-use crate::canonical::{Canonical, Param};
+use crate::canonical::CanonicalUrl;
 use crate::key::{EmbedKey, KeyStore};
-use crate::params::{attr_name, EmbedParams};
+use crate::params::EmbedParams;
 use crate::reason::{EmbedError, Reason};
 
 /// A verifier's settings (spec §3 defaults: skew 60 s, max URL TTL 600 s).
@@ -45,8 +44,10 @@ impl Default for VerifyPolicy {
 /// the string to sign (for diagnostics); nothing else.
 #[derive(Clone)]
 pub struct UnverifiedEmbedUrl {
-    canonical: Canonical,
+    url: CanonicalUrl,
     params: EmbedParams,
+    /// ASCII: what the MAC is computed over.
+    string_to_sign: Vec<u8>,
 }
 
 impl UnverifiedEmbedUrl {
@@ -58,28 +59,34 @@ impl UnverifiedEmbedUrl {
     /// assert_eq!(err.reason(), Reason::Malformed);
     /// ```
     pub fn parse(url: &str) -> Result<Self, EmbedError> {
-        Self::from_canonical(Canonical::from_url(url)?)
+        Self::from_canonical(CanonicalUrl::from_url(url)?)
     }
 
     /// Parses what a server receives: the `Host` header (or the configured
     /// public host) and the request target in origin-form (`/path?query`).
     pub fn from_request(host: &str, path_and_query: &str) -> Result<Self, EmbedError> {
-        Self::from_canonical(Canonical::from_request(host, path_and_query)?)
+        Self::from_canonical(CanonicalUrl::from_request(host, path_and_query)?)
     }
 
-    fn from_canonical(mut canonical: Canonical) -> Result<Self, EmbedError> {
-        let params = EmbedParams::extract(&mut canonical)?;
-        Ok(UnverifiedEmbedUrl { canonical, params })
+    /// Step 1 after canonicalisation: the `eg_` parameters by their rules.
+    fn from_canonical(url: CanonicalUrl) -> Result<Self, EmbedError> {
+        let params = EmbedParams::from_query(&url.query)?;
+        let string_to_sign = url.string_to_sign();
+        Ok(UnverifiedEmbedUrl {
+            url,
+            params,
+            string_to_sign,
+        })
     }
 
     /// `eg_kid`: the public client id of the secret that claims to have signed.
     pub fn kid(&self) -> &str {
-        self.canonical.text(self.params.kid)
+        &self.params.kid
     }
 
     /// The string to sign this URL implies.
     pub fn string_to_sign(&self) -> &str {
-        self.canonical.sts()
+        core::str::from_utf8(&self.string_to_sign).unwrap_or_default()
     }
 
     /// Steps 2-6 of spec §3: key known, key usable, MAC (constant time),
@@ -91,12 +98,7 @@ impl UnverifiedEmbedUrl {
         now: u64,
         policy: &VerifyPolicy,
     ) -> Result<AuthenticEmbedUrl, EmbedError> {
-        let Some(key) = keys.key(self.kid()) else {
-            return Err(EmbedError::new(
-                Reason::UnknownKey,
-                "no secret has this eg_kid",
-            ));
-        };
+        let key = check_key_known(keys, self.kid())?;
         self.authenticate_with(&key, now, policy)
     }
 
@@ -107,61 +109,86 @@ impl UnverifiedEmbedUrl {
         now: u64,
         policy: &VerifyPolicy,
     ) -> Result<AuthenticEmbedUrl, EmbedError> {
-        if !key.usable_at(now) {
-            return Err(EmbedError::new(
-                Reason::KeyInactive,
-                "the secret is deactivated or past its expiry",
-            ));
-        }
-        let mut mac = key.mac.clone();
-        mac.update(self.canonical.sts().as_bytes());
-        if !tags_match(&mac.finalize().into_bytes().into(), &self.params.sig) {
-            return Err(EmbedError::new(
-                Reason::BadSignature,
-                "eg_sig does not match the string to sign under this secret",
-            ));
-        }
-        let exp = self.params.exp;
-        if now > exp.saturating_add(policy.skew) {
-            return Err(EmbedError::new(Reason::Expired, "eg_exp has passed"));
-        }
-        if exp
-            > now
-                .saturating_add(policy.max_url_ttl)
-                .saturating_add(policy.skew)
-        {
-            return Err(EmbedError::new(
-                Reason::ExpTooFar,
-                "eg_exp is further ahead than this verifier allows",
-            ));
-        }
-        let in_scope = key.covers(self.canonical.path());
+        check_key_usable(key, now)?;
+        check_signature(key, &self.string_to_sign, &self.params.sig)?;
+        check_not_expired(self.params.exp, now, policy)?;
+        check_exp_not_too_far(self.params.exp, now, policy)?;
+        // Step 8 needs the key, which the caller no longer holds by then.
+        let in_scope = key.covers(&self.url.path);
         let session = self
             .params
             .session
             .map_or(policy.max_session, |s| s.min(policy.max_session));
         Ok(AuthenticEmbedUrl {
+            remember_until: self.params.exp.saturating_add(policy.skew),
             url: self,
-            remember_until: exp.saturating_add(policy.skew),
             in_scope,
             session,
         })
     }
 }
 
-/// Whether two MACs are equal, in constant time, a word at a time.
-/// `Mac::verify_slice` compares with `subtle` byte by byte, one optimisation
-/// barrier per byte: a twentieth of a verify outside the hash. Here the
-/// words' differences are gathered without a branch, and `subtle` decides
-/// once.
-fn tags_match(computed: &[u8; 32], given: &[u8; 32]) -> bool {
-    let word = |t: &[u8; 32], k: usize| {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&t[8 * k..8 * k + 8]);
-        u64::from_ne_bytes(w)
-    };
-    let diff = (0..4).fold(0, |d, k| d | (word(computed, k) ^ word(given, k)));
-    diff.ct_eq(&0).into()
+/// Step 2: `eg_kid` names a known secret.
+fn check_key_known<'k, K: KeyStore + ?Sized>(
+    keys: &'k K,
+    kid: &str,
+) -> Result<K::Key<'k>, EmbedError> {
+    keys.key(kid).ok_or(EmbedError::new(
+        Reason::UnknownKey,
+        "no secret has this eg_kid",
+    ))
+}
+
+/// Step 3: the secret is active and not past its own expiry.
+fn check_key_usable(key: &EmbedKey, now: u64) -> Result<(), EmbedError> {
+    if key.usable_at(now) {
+        Ok(())
+    } else {
+        Err(EmbedError::new(
+            Reason::KeyInactive,
+            "the secret is deactivated or past its expiry",
+        ))
+    }
+}
+
+/// Step 4: the MAC matches, compared in constant time (`verify_slice`).
+fn check_signature(
+    key: &EmbedKey,
+    string_to_sign: &[u8],
+    sig: &[u8; 32],
+) -> Result<(), EmbedError> {
+    let mut mac = key.mac.clone();
+    mac.update(string_to_sign);
+    mac.verify_slice(sig).map_err(|_| {
+        EmbedError::new(
+            Reason::BadSignature,
+            "eg_sig does not match the string to sign under this secret",
+        )
+    })
+}
+
+/// Step 5: `now <= eg_exp + skew`.
+fn check_not_expired(exp: u64, now: u64, policy: &VerifyPolicy) -> Result<(), EmbedError> {
+    if now <= exp.saturating_add(policy.skew) {
+        Ok(())
+    } else {
+        Err(EmbedError::new(Reason::Expired, "eg_exp has passed"))
+    }
+}
+
+/// Step 6: `eg_exp <= now + max_url_ttl + skew`.
+fn check_exp_not_too_far(exp: u64, now: u64, policy: &VerifyPolicy) -> Result<(), EmbedError> {
+    let latest = now
+        .saturating_add(policy.max_url_ttl)
+        .saturating_add(policy.skew);
+    if exp <= latest {
+        Ok(())
+    } else {
+        Err(EmbedError::new(
+            Reason::ExpTooFar,
+            "eg_exp is further ahead than this verifier allows",
+        ))
+    }
 }
 
 impl fmt::Debug for UnverifiedEmbedUrl {
@@ -202,7 +229,7 @@ impl AuthenticEmbedUrl {
 
     /// The nonce to claim.
     pub fn nonce(&self) -> &str {
-        self.url.canonical.text(self.url.params.nonce)
+        &self.url.params.nonce
     }
 
     /// Until when (Unix seconds) the nonce must be remembered: `eg_exp + skew`.
@@ -213,30 +240,38 @@ impl AuthenticEmbedUrl {
 
     /// Steps 7 and 8 of spec §3.
     pub fn accept(self, nonce: NonceCheck) -> Result<VerifiedEmbedUrl, EmbedError> {
-        if nonce == NonceCheck::Replayed {
-            return Err(EmbedError::new(
-                Reason::Replayed,
-                "this URL was used before",
-            ));
-        }
-        if !self.in_scope {
-            return Err(EmbedError::new(
-                Reason::OutOfScope,
-                "the path lies outside the secret's scopes",
-            ));
-        }
-        let UnverifiedEmbedUrl { canonical, params } = self.url;
+        check_not_replayed(nonce)?;
+        check_in_scope(self.in_scope)?;
+        let UnverifiedEmbedUrl { url, params, .. } = self.url;
         Ok(VerifiedEmbedUrl {
-            canonical,
-            kid: params.kid,
-            sub: params.sub,
-            nonce: params.nonce,
-            exp: params.exp,
-            embed: params.embed,
-            attrs: params.attrs,
+            url,
+            params,
             session: self.session,
-            requested_session: params.session,
         })
+    }
+}
+
+/// Step 7: the nonce was not accepted before.
+fn check_not_replayed(nonce: NonceCheck) -> Result<(), EmbedError> {
+    if nonce == NonceCheck::Replayed {
+        Err(EmbedError::new(
+            Reason::Replayed,
+            "this URL was used before",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Step 8: the path lies inside the secret's scopes, if it has any.
+fn check_in_scope(in_scope: bool) -> Result<(), EmbedError> {
+    if in_scope {
+        Ok(())
+    } else {
+        Err(EmbedError::new(
+            Reason::OutOfScope,
+            "the path lies outside the secret's scopes",
+        ))
     }
 }
 
@@ -250,47 +285,35 @@ impl fmt::Debug for AuthenticEmbedUrl {
 }
 
 /// A signed embed URL that passed every check: what goes downstream.
-///
-/// It owns one buffer (the string to sign, plus the decoded text of
-/// escaped values); every accessor borrows from it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct VerifiedEmbedUrl {
-    canonical: Canonical,
-    kid: crate::canonical::Span,
-    sub: crate::canonical::Span,
-    nonce: crate::canonical::Span,
-    exp: u64,
-    /// The `eg_` run of `canonical.params`.
-    embed: Range<usize>,
-    /// The `eg_attr.*` run of `canonical.params`.
-    attrs: Range<usize>,
+    url: CanonicalUrl,
+    params: EmbedParams,
     session: u64,
-    requested_session: Option<u64>,
 }
 
 impl VerifiedEmbedUrl {
     /// The public client id of the secret that signed.
     pub fn kid(&self) -> &str {
-        self.canonical.text(self.kid)
+        &self.params.kid
     }
     /// The external user id (`eg_sub`, decoded).
     pub fn sub(&self) -> &str {
-        self.canonical.text(self.sub)
+        &self.params.sub
     }
     /// `eg_exp`.
     pub fn exp(&self) -> u64 {
-        self.exp
+        self.params.exp
     }
     /// `eg_nonce`.
     pub fn nonce(&self) -> &str {
-        self.canonical.text(self.nonce)
+        &self.params.nonce
     }
     /// User attributes (`eg_attr.NAME`, decoded) as `(name, value)`, sorted
     /// by name.
     pub fn attrs(&self) -> Attrs<'_> {
         Attrs {
-            canonical: &self.canonical,
-            params: self.canonical.params[self.attrs.clone()].iter(),
+            inner: self.params.attrs.iter(),
         }
     }
     /// Session length in seconds: `eg_session` clamped to the policy's
@@ -300,40 +323,28 @@ impl VerifiedEmbedUrl {
     }
     /// `eg_session` as the URL gave it, before clamping.
     pub fn requested_session(&self) -> Option<u64> {
-        self.requested_session
+        self.params.session
     }
     /// The canonical host that was signed.
     pub fn host(&self) -> &str {
-        self.canonical.host()
+        &self.url.host
     }
     /// The normalised path that was signed (and is to be forwarded).
     pub fn path(&self) -> &str {
-        self.canonical.path()
+        &self.url.path
     }
-    /// The canonical query without `eg_` parameters (may be empty). It is
-    /// borrowed unless content parameters sort on both sides of the `eg_`
-    /// ones (names before `eg_`, such as `a` or upper-case, and after).
+    /// The canonical query without `eg_` parameters (may be empty).
     pub fn forward_query(&self) -> Cow<'_, str> {
-        match self.canonical.query_around(self.embed.clone()) {
-            (only, "") | ("", only) => Cow::Borrowed(only),
-            (before, after) => Cow::Owned([before, after].join("&")),
-        }
+        Cow::Owned(self.url.content_query())
     }
     /// Path and query to forward upstream: exactly what was verified.
     pub fn forward_path_and_query(&self) -> String {
-        let (before, after) = self.canonical.query_around(self.embed.clone());
-        let path = self.path();
-        let mut out = String::with_capacity(path.len() + 2 + before.len() + after.len());
-        out.push_str(path);
-        for (i, part) in [before, after]
-            .into_iter()
-            .filter(|p| !p.is_empty())
-            .enumerate()
-        {
-            out.push(if i == 0 { '?' } else { '&' });
-            out.push_str(part);
+        let query = self.url.content_query();
+        if query.is_empty() {
+            self.url.path.clone()
+        } else {
+            [self.url.path.as_str(), "?", &query].concat()
         }
-        out
     }
 }
 
@@ -342,7 +353,7 @@ impl fmt::Debug for VerifiedEmbedUrl {
         f.debug_struct("VerifiedEmbedUrl")
             .field("kid", &self.kid())
             .field("sub", &self.sub())
-            .field("exp", &self.exp)
+            .field("exp", &self.exp())
             .field("host", &self.host())
             .field("path", &self.path())
             .field("forward_query", &self.forward_query())
@@ -356,23 +367,20 @@ impl fmt::Debug for VerifiedEmbedUrl {
 /// sorted by name. See [`VerifiedEmbedUrl::attrs`].
 #[derive(Clone)]
 pub struct Attrs<'a> {
-    canonical: &'a Canonical,
-    params: core::slice::Iter<'a, Param>,
+    inner: core::slice::Iter<'a, (String, String)>,
 }
 
 impl<'a> Iterator for Attrs<'a> {
     type Item = (&'a str, &'a str);
 
     fn next(&mut self) -> Option<Self::Item> {
-        let p = self.params.next()?;
-        Some((
-            attr_name(self.canonical.text(p.name)),
-            self.canonical.text(p.value),
-        ))
+        self.inner
+            .next()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        self.params.size_hint()
+        self.inner.size_hint()
     }
 }
 
@@ -381,22 +389,5 @@ impl ExactSizeIterator for Attrs<'_> {}
 impl fmt::Debug for Attrs<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list().entries(self.clone()).finish()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::tags_match;
-
-    #[test]
-    fn tags_match_only_when_every_bit_does() {
-        let tag: [u8; 32] = core::array::from_fn(|i| (i * 37 + 11) as u8);
-        assert!(tags_match(&tag, &tag));
-        for bit in 0..256 {
-            let mut other = tag;
-            other[bit / 8] ^= 1 << (bit % 8);
-            assert!(!tags_match(&tag, &other), "bit {bit}");
-            assert!(!tags_match(&other, &tag), "bit {bit}");
-        }
     }
 }

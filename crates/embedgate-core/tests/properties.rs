@@ -140,6 +140,18 @@ impl Embed {
     }
 }
 
+/// The signature of a URL without `eg_sig`, computed from the string to
+/// sign with plain HMAC: for URLs the signer refuses to make.
+fn sign_by_hand(unsigned: &str) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    use hmac::{Hmac, Mac};
+    let sts = embedgate_core::string_to_sign(unsigned).expect("canonical");
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(SECRET).expect("key");
+    mac.update(sts.as_bytes());
+    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
 /// Splits a signed URL into its signed scheme part (`eg_…`) to re-attach to
 /// a differently spelled content URL.
 fn embed_suffix(signed: &str) -> String {
@@ -163,8 +175,12 @@ fn with_suffix(content_url: &str, suffix: &str, rng_seed: u64) -> String {
 }
 
 fn segment() -> impl Strategy<Value = String> {
-    "[a-zA-Z0-9._~!$&'()*+,;=:@ \"<>^`{|}é中😀-]{1,8}"
-        .prop_filter("dot segment", |s| s != "." && s != "..")
+    "[a-zA-Z0-9._~!$&'()*+,;=:@ \"<>^`{|}é中😀-]{1,8}".prop_filter("dot segment", |s| {
+        // Spec 1.1: a segment is a dot segment when it is `.` or `..`
+        // once cut at its first `;` (`..;x`).
+        let cut = s.split(';').next().unwrap_or_default();
+        cut != "." && cut != ".."
+    })
 }
 
 fn param_name() -> impl Strategy<Value = String> {
@@ -239,6 +255,53 @@ proptest! {
         }
         let tampered = with_suffix(&t.url(seed, false), &suffix, seed);
         prop_assert_eq!(verdict(&tampered).err(), Some(Reason::BadSignature), "{}", tampered);
+    }
+
+    #[test]
+    fn dot_segments_with_parameters_are_malformed_wherever_they_stand(
+        e in embed(), seed in any::<u64>(), at in any::<prop::sample::Index>(),
+        dots in prop::sample::select(vec!["..", "."]),
+        params in "(;[a-zA-Z0-9=]{0,6}){1,2}",
+    ) {
+        // Refused before the MAC is even looked at (the signer refuses such
+        // paths too): under 1.0 this was a bad signature, and a servlet
+        // container behind a proxy that let it through resolved it upwards.
+        let mut t = e.clone();
+        let i = at.index(t.segments.len() + 1);
+        t.segments.insert(i, format!("{dots}{params}"));
+        let url = with_suffix(&t.url(seed, false), &embed_suffix(&e.sign(seed)), seed);
+        prop_assert_eq!(verdict(&url).err(), Some(Reason::Malformed), "{}", url);
+    }
+
+    #[test]
+    fn control_characters_in_signed_text_are_malformed(
+        e in embed(), seed in any::<u64>(), byte in 0u8..0x20, del in any::<bool>(), in_attr in any::<bool>(),
+    ) {
+        let byte = if del { 0x7F } else { byte };
+        let signed = e.sign(seed);
+        let (head, _) = signed.split_once("&eg_sig=").expect("eg_sig");
+        let bad = if in_attr {
+            format!("{head}&eg_attr.zz=a%{byte:02X}b")
+        } else {
+            head.replacen("&eg_sub=", &format!("&eg_sub=%{byte:02X}"), 1)
+        };
+        let url = format!("{bad}&eg_sig={}", sign_by_hand(&bad));
+        prop_assert_eq!(verdict(&url).err(), Some(Reason::Malformed), "{}", url);
+    }
+
+    #[test]
+    fn only_the_canonical_signature_spelling_verifies(e in embed(), seed in any::<u64>(), stray in 1u8..4) {
+        let signed = e.sign(seed);
+        prop_assert!(verdict(&signed).is_ok());
+        // The 43rd character carries 2 bits of padding: any of them set is
+        // another spelling of the same MAC, and malformed.
+        let (head, sig) = signed.split_once("&eg_sig=").expect("eg_sig");
+        const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let last = B64.iter().position(|&c| c == sig.as_bytes()[42]).expect("alphabet");
+        let mut respelled = sig.as_bytes()[..42].to_vec();
+        respelled.push(B64[last | usize::from(stray)]);
+        let url = format!("{head}&eg_sig={}", String::from_utf8(respelled).expect("ascii"));
+        prop_assert_eq!(verdict(&url).err(), Some(Reason::Malformed), "{}", url);
     }
 
     #[test]
