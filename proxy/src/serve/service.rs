@@ -14,7 +14,7 @@ use super::metrics::{Metrics, Outcome};
 use super::refusal::{full, Refusal};
 use super::replay::Replay;
 use super::secret_cache::SecretCache;
-use super::session_cookie::{self, PayloadBuf, Session};
+use super::session_cookie::{self, SessionPayload};
 use super::upstream::{origin_uri, ProxyBody, Upstream};
 use super::verify_request;
 use super::websocket;
@@ -189,15 +189,18 @@ async fn handle_signed(
     if let Some(key_exp) = verified.secret.key().expires_at() {
         exp = exp.min(key_exp);
     }
-    let session = Session {
-        kid: url.kid(),
-        sub: url.sub(),
-        attrs: url.attrs().collect(),
+    let session = SessionPayload {
+        sub: url.sub().to_owned(),
+        attrs: url
+            .attrs()
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect(),
         scope: session_cookie::scope_for(&route.scope, verified.secret.key().scopes()),
         exp,
         issued: now,
     };
     let Some(mut set_cookie) = session_cookie::set_cookie_header(
+        url.kid(),
         &session,
         &verified.secret,
         &route.cookie_name,
@@ -264,14 +267,13 @@ fn session_request(
     // own URI goes upstream as it is.
     let uri = req.uri();
     let keep_uri = uri.scheme().is_none() && uri.authority().is_none() && uri.path() == path;
-    let mut buf = PayloadBuf::new();
     let mut refusal: Option<(usize, Refusal)> = None;
     for i in candidates {
         let route = &state.routes[i];
         let Some(value) = session_cookie::find(req.headers(), &route.cookie_name) else {
             continue;
         };
-        match session_cookie::open(value, &route.cookie_name, &state.cache, now, &mut buf) {
+        match session_cookie::open(value, &route.cookie_name, &state.cache, now) {
             Ok((session, secret)) if session_cookie::covers(&session, &secret, &path) => {
                 state.metrics.session_check(Some(i), Outcome::Forwarded);
                 secret.touch(now);
@@ -281,8 +283,8 @@ fn session_request(
                 });
                 let identity = Identity {
                     kid: &session.kid,
-                    sub: &session.sub,
-                    attrs: &session.attrs,
+                    sub: &session.payload.sub,
+                    attrs: &session.payload.attrs,
                 };
                 return prepare_forward(state, i, req, pq, &identity, client_ip)
                     .map(|fwd| (i, fwd));
