@@ -5,7 +5,7 @@ forwarded path, and the signers reproducing the signed URLs."""
 from __future__ import annotations
 
 import unittest
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Tuple, cast
 
 from embedgate import EmbedError, sign_embed_jwt, sign_embed_url, string_to_sign, verify_embed_url
 
@@ -20,7 +20,7 @@ SECRET = EG1["keys"][LIVE]["secret"]
 def case(vectors: Dict[str, Any], name: str) -> Dict[str, Any]:
     found = [c for c in vectors["cases"] if c["name"] == name]
     assert len(found) == 1, name
-    return found[0]
+    return cast(Dict[str, Any], found[0])
 
 
 def verdict(vectors: Dict[str, Any], c: Dict[str, Any]) -> str:
@@ -160,7 +160,7 @@ class Egj1Vectors(unittest.TestCase):
         common: Dict[str, Any] = dict(
             kid=LIVE, secret=SECRET, sub="user-42", nonce="Yc1mB0sD7rX2aQ9vT4kL", now=1767225000
         )
-        for name, url, extra in [
+        cases: List[Tuple[str, str, Dict[str, Any]]] = [
             ("basic", "https://embed.example.com/d/sales?orgId=1", {}),
             ("no params", "https://embed.example.com/d/sales", {}),
             ("params needing escapes", "https://embed.example.com/d/sales?q=a+b%2Bc%2F%C3%BC&empty=", {}),
@@ -169,7 +169,8 @@ class Egj1Vectors(unittest.TestCase):
                 "https://embed.example.com/d/sales?var-region=emea&var-region=apac&orgId=1",
                 {"attrs": {"tenant": "acme", "role": "viewer"}, "session": 1800},
             ),
-        ]:
+        ]
+        for name, url, extra in cases:
             with self.subTest(name):
                 self.assertEqual(sign_embed_jwt(url, **common, **extra), case(EGJ1, name)["url"])
 
