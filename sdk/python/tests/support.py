@@ -65,7 +65,16 @@ class Cli:
         extra: Sequence[str] = (),
     ) -> "subprocess.CompletedProcess[str]":
         # --flag=value, so a value starting with '-' is not read as a flag.
-        args = [self.bin, "sign", *extra, url, f"--kid={kid}", f"--sub={sub}", f"--exp={exp}", f"--nonce={nonce}"]
+        args = [
+            self.bin,
+            "sign",
+            *extra,
+            url,
+            f"--kid={kid}",
+            f"--sub={sub}",
+            f"--exp={exp}",
+            f"--nonce={nonce}",
+        ]
         if session is not None:
             args.append(f"--session={session}")
         args += [f"--attr={n}={v}" for n, v in attrs]
@@ -115,7 +124,9 @@ def _segment(rng: random.Random) -> str:
     while True:
         kind = rng.random()
         if kind < 0.15:
-            seg = rng.choice(["%41b", "a%7e", "x%3a%3B", "%e2%82%AC", "sales;v=2", ".a", "..b", "a."])
+            seg = rng.choice(
+                ["%41b", "a%7e", "x%3a%3B", "%e2%82%AC", "sales;v=2", ".a", "..b", "a."]
+            )
         else:
             seg = quote(rand_text(rng, 1, 8).replace("/", "-"), safe="!$&'()*+,;=:@~")
         # Never a dot segment, also with ;parameters (EG1 1.1).
@@ -144,7 +155,9 @@ def rand_query(rng: random.Random) -> str:
         elif kind < 0.5:
             pieces.append("dup=" + rng.choice(["2", "1", "10", ""]))
         elif kind < 0.6:
-            pieces.append(enc_name + "=" + rng.choice(["ü", "中文", "a b", "~", "%7E", "%7e", "?x"]))
+            pieces.append(
+                enc_name + "=" + rng.choice(["ü", "中文", "a b", "~", "%7E", "%7e", "?x"])
+            )
         else:
             pieces.append(enc_name + "=" + quote(rand_text(rng, 0, 10), safe=""))
     return "&".join(pieces)
@@ -152,7 +165,13 @@ def rand_query(rng: random.Random) -> str:
 
 def rand_url(rng: random.Random) -> str:
     host = rng.choice(
-        ["embed.example.com", "EMBED.Example.com:443", "localhost:8080", "dash.example.org:80", "[::1]:8443"]
+        [
+            "embed.example.com",
+            "EMBED.Example.com:443",
+            "localhost:8080",
+            "dash.example.org:80",
+            "[::1]:8443",
+        ]
     )
     path = "/" + "/".join(_segment(rng) for _ in range(rng.randint(0, 4)))
     if rng.random() < 0.2:

@@ -12,7 +12,18 @@ from typing import Any, Dict, List
 
 from embedgate import EmbedError, VerifiedEmbed, sign_embed_url, string_to_sign, verify_embed_url
 
-from .support import KEYS, KID, NOW, SECRET, Cli, load_vectors, rand_attrs, rand_nonce, rand_sub, rand_url
+from .support import (
+    KEYS,
+    KID,
+    NOW,
+    SECRET,
+    Cli,
+    load_vectors,
+    rand_attrs,
+    rand_nonce,
+    rand_sub,
+    rand_url,
+)
 
 ROUNDS = 150
 
@@ -54,11 +65,20 @@ class CliCrossCheck(unittest.TestCase):
             url, sub, attrs, nonce = rand_url(rng), rand_sub(rng), rand_attrs(rng), rand_nonce(rng)
             session = rng.choice([None, 0, 600, 86400])
             with self.subTest(i=i, url=url):
-                out = self.cli.sign(url, sub=sub, exp=NOW + 300, nonce=nonce, session=session, attrs=attrs)
+                out = self.cli.sign(
+                    url, sub=sub, exp=NOW + 300, nonce=nonce, session=session, attrs=attrs
+                )
                 self.assertEqual(out.returncode, 0, out.stderr)
                 self.assertNotIn(SECRET, out.stdout + out.stderr)
                 py = sign_embed_url(
-                    url, kid=KID, secret=SECRET, sub=sub, now=NOW, nonce=nonce, session=session, attrs=attrs
+                    url,
+                    kid=KID,
+                    secret=SECRET,
+                    sub=sub,
+                    now=NOW,
+                    nonce=nonce,
+                    session=session,
+                    attrs=attrs,
                 )
                 self.assertEqual(py, out.stdout.rstrip("\n"))
 
@@ -69,7 +89,14 @@ class CliCrossCheck(unittest.TestCase):
             session = rng.choice([None, 60, 7200])
             with self.subTest(i=i, url=url):
                 signed = sign_embed_url(
-                    url, kid=KID, secret=SECRET, sub=sub, ttl=120, now=NOW, session=session, attrs=attrs
+                    url,
+                    kid=KID,
+                    secret=SECRET,
+                    sub=sub,
+                    ttl=120,
+                    now=NOW,
+                    session=session,
+                    attrs=attrs,
                 )
                 rust = self.cli.verify(signed)
                 self.assert_same_view(rust, verify_embed_url(signed, keys=KEYS, now=NOW), signed)
@@ -85,7 +112,14 @@ class CliCrossCheck(unittest.TestCase):
         for i in range(ROUNDS):
             url, sub, attrs, nonce = rand_url(rng), rand_sub(rng), rand_attrs(rng), rand_nonce(rng)
             with self.subTest(i=i, url=url):
-                out = self.cli.sign(url, sub=sub, exp=NOW + 60, nonce=nonce, session=rng.choice([None, 900]), attrs=attrs)
+                out = self.cli.sign(
+                    url,
+                    sub=sub,
+                    exp=NOW + 60,
+                    nonce=nonce,
+                    session=rng.choice([None, 900]),
+                    attrs=attrs,
+                )
                 self.assertEqual(out.returncode, 0, out.stderr)
                 signed = out.stdout.rstrip("\n")
                 py = verify_embed_url(signed, keys=KEYS, now=NOW)
@@ -97,7 +131,9 @@ class CliCrossCheck(unittest.TestCase):
     def test_tampered_and_reencoded_urls_get_the_same_verdict(self) -> None:
         rng = random.Random(20)
         for i in range(ROUNDS // 2):
-            signed = sign_embed_url(rand_url(rng), kid=KID, secret=SECRET, sub=rand_sub(rng), now=NOW)
+            signed = sign_embed_url(
+                rand_url(rng), kid=KID, secret=SECRET, sub=rand_sub(rng), now=NOW
+            )
             base, _, fragment = signed.partition("#")
             variants = [
                 base.replace("?", "?x=1&", 1),  # an added parameter
@@ -166,12 +202,24 @@ class CliRefusals(unittest.TestCase):
             for change in changes:
                 req = {**GOOD_REQUEST, **change}
                 with self.subTest(change=change):
-                    out = cli.sign(req["url"], sub=req["sub"], exp=NOW + 60, nonce=req["nonce"], attrs=req["attrs"])
+                    out = cli.sign(
+                        req["url"],
+                        sub=req["sub"],
+                        exp=NOW + 60,
+                        nonce=req["nonce"],
+                        attrs=req["attrs"],
+                    )
                     self.assertNotEqual(out.returncode, 0, f"the CLI signed it: {out.stdout}")
                     self.assertNotIn(SECRET, out.stdout + out.stderr)
                     with self.assertRaises(EmbedError) as e:
                         sign_embed_url(
-                            req["url"], kid=KID, secret=SECRET, sub=req["sub"], nonce=req["nonce"], now=NOW, attrs=req["attrs"]
+                            req["url"],
+                            kid=KID,
+                            secret=SECRET,
+                            sub=req["sub"],
+                            nonce=req["nonce"],
+                            now=NOW,
+                            attrs=req["attrs"],
                         )
                     self.assertEqual(e.exception.reason, "malformed")
         finally:

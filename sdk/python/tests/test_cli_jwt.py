@@ -18,7 +18,18 @@ from typing import Any, Dict
 from embedgate import EmbedError, sign_embed_jwt, verify_embed_url
 from embedgate.base64url import decode_canonical
 
-from .support import KEYS, KID, NOW, SECRET, Cli, load_vectors, rand_attrs, rand_nonce, rand_sub, rand_url
+from .support import (
+    KEYS,
+    KID,
+    NOW,
+    SECRET,
+    Cli,
+    load_vectors,
+    rand_attrs,
+    rand_nonce,
+    rand_sub,
+    rand_url,
+)
 
 ROUNDS = 100
 
@@ -37,7 +48,9 @@ def spec_claims(url: str) -> Dict[str, Any]:
     leave out empty params or attrs."""
     claims = token_parts(url)["claims"]
     out = {k: claims[k] for k in ["aud", "path", "sub", "exp", "jti", "session"] if k in claims}
-    out["params"] = {k: v if isinstance(v, list) else [v] for k, v in claims.get("params", {}).items()}
+    out["params"] = {
+        k: v if isinstance(v, list) else [v] for k, v in claims.get("params", {}).items()
+    }
     out["attrs"] = claims.get("attrs", {})
     return out
 
@@ -72,7 +85,9 @@ class CliJwt(unittest.TestCase):
             url, sub, attrs = rand_url(rng), rand_sub(rng), rand_attrs(rng)
             session = rng.choice([None, 60, 7200])
             with self.subTest(i=i, url=url):
-                signed = sign_embed_jwt(url, kid=KID, secret=SECRET, sub=sub, now=NOW, session=session, attrs=attrs)
+                signed = sign_embed_jwt(
+                    url, kid=KID, secret=SECRET, sub=sub, now=NOW, session=session, attrs=attrs
+                )
                 py = verify_embed_url(signed, keys=KEYS, now=NOW)
                 rust = self.cli.verify(signed)
                 self.assertEqual(rust["result"], "ok", signed)
@@ -93,15 +108,32 @@ class CliJwt(unittest.TestCase):
             session = rng.choice([None, 900])
             with self.subTest(i=i, url=url):
                 out = self.cli.sign(
-                    url, sub=sub, exp=NOW + 300, nonce=nonce, session=session, attrs=attrs, extra=["--jwt"]
+                    url,
+                    sub=sub,
+                    exp=NOW + 300,
+                    nonce=nonce,
+                    session=session,
+                    attrs=attrs,
+                    extra=["--jwt"],
                 )
                 self.assertEqual(out.returncode, 0, out.stderr)
                 self.assertNotIn(SECRET, out.stdout + out.stderr)
                 signed = out.stdout.rstrip("\n")
                 v = verify_embed_url(signed, keys=KEYS, now=NOW)
-                self.assertEqual((v.scheme, v.sub, v.nonce, v.requested_session), ("EGJ1", sub, nonce, session))
+                self.assertEqual(
+                    (v.scheme, v.sub, v.nonce, v.requested_session), ("EGJ1", sub, nonce, session)
+                )
                 self.assertEqual(dict(v.attrs), dict(attrs))
-                py = sign_embed_jwt(url, kid=KID, secret=SECRET, sub=sub, now=NOW, nonce=nonce, session=session, attrs=attrs)
+                py = sign_embed_jwt(
+                    url,
+                    kid=KID,
+                    secret=SECRET,
+                    sub=sub,
+                    now=NOW,
+                    nonce=nonce,
+                    session=session,
+                    attrs=attrs,
+                )
                 self.assertEqual(spec_claims(signed), spec_claims(py))
                 self.assertEqual(token_parts(signed)["header"]["alg"], "HS256")
                 self.assertEqual(token_parts(signed)["header"]["kid"], KID)

@@ -46,8 +46,15 @@ class Egj1Hostile(unittest.TestCase):
         for name, payload in [
             ("array", b"[]"),
             ("string", b'"x"'),
-            ("repeated claim", b'{"aud":"h","path":"/d","sub":"u","sub":"admin","exp":%d,"jti":"jjjjjjjjjjjjjjjj"}' % (NOW + 60)),
-            ("repeated in params", json.dumps(claims()).encode()[:-1] + b',"params":{"a":"1","a":"2"}}'),
+            (
+                "repeated claim",
+                b'{"aud":"h","path":"/d","sub":"u","sub":"admin","exp":%d,"jti":"jjjjjjjjjjjjjjjj"}'
+                % (NOW + 60),
+            ),
+            (
+                "repeated in params",
+                json.dumps(claims()).encode()[:-1] + b',"params":{"a":"1","a":"2"}}',
+            ),
             ("NaN", json.dumps(claims()).encode()[:-1] + b',"x":NaN}'),
             ("Infinity exp", json.dumps(claims(exp=...)).encode()[:-1] + b',"exp":Infinity}'),
             ("BOM", b"\xef\xbb\xbf" + json.dumps(claims()).encode()),
@@ -56,7 +63,14 @@ class Egj1Hostile(unittest.TestCase):
             ("lone surrogate sub", json.dumps(claims(sub="\ud800"), ensure_ascii=True).encode()),
             ("lone surrogate in ignored claim", json.dumps(claims(x="\udc00")).encode()),
             ("trailing garbage", json.dumps(claims()).encode() + b"x"),
-            ("deep nesting", json.dumps(claims()).encode()[:-1] + b',"x":' + b"[" * 100000 + b"]" * 100000 + b"}"),
+            (
+                "deep nesting",
+                json.dumps(claims()).encode()[:-1]
+                + b',"x":'
+                + b"[" * 100000
+                + b"]" * 100000
+                + b"}",
+            ),
         ]:
             with self.subTest(name):
                 self.assertEqual(reason(forge(payload)), "malformed")
@@ -105,11 +119,17 @@ class Egj1Hostile(unittest.TestCase):
                 self.assertEqual(reason(forge(json.dumps(claims(**change)).encode())), "malformed")
 
     def test_other_claims_are_ignored_and_optional_ones_are_read(self) -> None:
-        url = forge(json.dumps(claims(iat=NOW, iss="app", x={"nested": [1, None]}, nbf=NOW, session=10)).encode())
+        url = forge(
+            json.dumps(
+                claims(iat=NOW, iss="app", x={"nested": [1, None]}, nbf=NOW, session=10)
+            ).encode()
+        )
         v = verify_embed_url(url, keys=KEYS, now=NOW)
         self.assertEqual((v.session, v.requested_session), (10, 10))
         # Integers up to 2^53 and params arrays (empty too) are fine.
-        url = forge(json.dumps(claims(session=2**53, params={"a": [], "b": ["2", "1"], "é": "ü"})).encode())
+        url = forge(
+            json.dumps(claims(session=2**53, params={"a": [], "b": ["2", "1"], "é": "ü"})).encode()
+        )
         v = verify_embed_url(url, keys=KEYS, now=NOW)
         self.assertEqual((v.session, v.query), (3600, "%C3%A9=%C3%BC&b=1&b=2"))
 
@@ -129,7 +149,13 @@ class Egj1Hostile(unittest.TestCase):
             ("repeated alg", b'{"alg":"none","alg":"HS256","kid":"%s"}' % KID.encode()),
             ("repeated kid", b'{"alg":"HS256","kid":"other","kid":"%s"}' % KID.encode()),
             ("array", b"[]"),
-            ("deep nesting", b'{"alg":"HS256","kid":"%s","typ":' % KID.encode() + b"[" * 100000 + b"]" * 100000 + b"}"),
+            (
+                "deep nesting",
+                b'{"alg":"HS256","kid":"%s","typ":' % KID.encode()
+                + b"[" * 100000
+                + b"]" * 100000
+                + b"}",
+            ),
             ("not JSON", b"alg=HS256"),
         ]:
             with self.subTest(name):
@@ -206,7 +232,10 @@ class Eg1Hostile(unittest.TestCase):
                     # Only changes that keep the meaning may pass: same string to sign.
                     from embedgate import string_to_sign
 
-                    self.assertEqual(string_to_sign(mutated.partition("#")[0]), string_to_sign(signed.partition("#")[0]))
+                    self.assertEqual(
+                        string_to_sign(mutated.partition("#")[0]),
+                        string_to_sign(signed.partition("#")[0]),
+                    )
 
     def test_eg_parameter_rules(self) -> None:
         def signed_with(query: str) -> str:
@@ -215,7 +244,11 @@ class Eg1Hostile(unittest.TestCase):
 
             url = "https://h/d?" + query
             sts = string_to_sign(url)
-            return url + "&eg_sig=" + b64(hmac.new(SECRET.encode(), sts.encode(), hashlib.sha256).digest())
+            return (
+                url
+                + "&eg_sig="
+                + b64(hmac.new(SECRET.encode(), sts.encode(), hashlib.sha256).digest())
+            )
 
         ok = f"eg_kid={KID}&eg_sub=u&eg_exp={NOW + 60}&eg_nonce={'n' * 16}"
         self.assertEqual(reason(signed_with(ok)), "ok")
@@ -243,13 +276,23 @@ class Eg1Hostile(unittest.TestCase):
         ]:
             with self.subTest(name):
                 self.assertEqual(reason(signed_with(query)), "malformed")
-        self.assertEqual(reason(signed_with(ok + "&eg_session=0&eg_attr.a=&eg_attr.b=%C3%A9")), "ok")
+        self.assertEqual(
+            reason(signed_with(ok + "&eg_session=0&eg_attr.a=&eg_attr.b=%C3%A9")), "ok"
+        )
 
 
 class Policy(unittest.TestCase):
     def test_times_keys_scopes_and_sessions(self) -> None:
         for sign in (sign_embed_url, sign_embed_jwt):
-            url = sign("https://h/d/sales/q", kid=KID, secret=SECRET, sub="u", now=NOW, ttl=100, session=7200)
+            url = sign(
+                "https://h/d/sales/q",
+                kid=KID,
+                secret=SECRET,
+                sub="u",
+                now=NOW,
+                ttl=100,
+                session=7200,
+            )
             exp = NOW + 100
             with self.subTest(sign.__name__):
                 self.assertEqual(reason(url, now=exp + 60), "ok")
@@ -259,9 +302,16 @@ class Policy(unittest.TestCase):
                 self.assertEqual(reason(url, now=exp - 661), "exp_too_far")
                 self.assertEqual(reason(url, now=exp - 100, max_url_ttl=39), "exp_too_far")
                 self.assertEqual(reason(url, keys={}), "unknown_key")
-                self.assertEqual(reason(url, keys={KID: {"secret": SECRET, "active": False}}), "key_inactive")
-                self.assertEqual(reason(url, keys={KID: {"secret": SECRET, "expires_at": NOW - 1}}), "key_inactive")
-                self.assertEqual(reason(url, keys={KID: {"secret": SECRET, "expires_at": NOW}}), "ok")
+                self.assertEqual(
+                    reason(url, keys={KID: {"secret": SECRET, "active": False}}), "key_inactive"
+                )
+                self.assertEqual(
+                    reason(url, keys={KID: {"secret": SECRET, "expires_at": NOW - 1}}),
+                    "key_inactive",
+                )
+                self.assertEqual(
+                    reason(url, keys={KID: {"secret": SECRET, "expires_at": NOW}}), "ok"
+                )
                 self.assertEqual(reason(url, keys={KID: "other"}), "bad_signature")
                 # Order: a bad signature is answered before any time rule.
                 self.assertEqual(reason(url, keys={KID: "other"}, now=0), "bad_signature")
@@ -284,7 +334,13 @@ class Policy(unittest.TestCase):
 
     def test_bad_key_specs_and_now_are_caller_errors(self) -> None:
         url = sign_embed_url("https://h/d", kid=KID, secret=SECRET, sub="u", now=NOW)
-        for spec in [{"secret": 1}, {"secret": SECRET, "x": 1}, {"secret": SECRET, "scopes": "/d"}, {"secret": SECRET, "scopes": ["d"]}, ""]:
+        for spec in [
+            {"secret": 1},
+            {"secret": SECRET, "x": 1},
+            {"secret": SECRET, "scopes": "/d"},
+            {"secret": SECRET, "scopes": ["d"]},
+            "",
+        ]:
             with self.subTest(spec=spec), self.assertRaises((TypeError, ValueError)):
                 verify_embed_url(url, keys={KID: spec}, now=NOW)  # type: ignore[dict-item]
         for now in ["1", None, float("nan"), True]:

@@ -18,7 +18,9 @@ from .support import KEYS, KID, NOW, SECRET, rand_attrs, rand_sub, rand_url
 
 
 def pyjwt_url(
-    claims: Dict[str, Any], host: str = "embed.example.com", headers: Optional[Dict[str, Any]] = None
+    claims: Dict[str, Any],
+    host: str = "embed.example.com",
+    headers: Optional[Dict[str, Any]] = None,
 ) -> str:
     token = jwt.encode(claims, SECRET, algorithm="HS256", headers=headers or {"kid": KID})
     return f"https://{host}/d/sales?eg_jwt={token}"
@@ -45,7 +47,10 @@ class PyJwtSigns(unittest.TestCase):
         for i in range(100):
             sub = rand_sub(rng)
             attrs = dict(rand_attrs(rng))
-            params = {f"p{k}-é": [rand_sub(rng) for _ in range(rng.randint(1, 3))] for k in range(rng.randint(0, 3))}
+            params = {
+                f"p{k}-é": [rand_sub(rng) for _ in range(rng.randint(1, 3))]
+                for k in range(rng.randint(0, 3))
+            }
             claims: Dict[str, Any] = {
                 "aud": "embed.example.com",
                 "path": "/d/sales",
@@ -69,15 +74,25 @@ class PyJwtSigns(unittest.TestCase):
                 self.assertEqual(v.session, 1200 if i % 3 == 0 else 3600)
 
     def test_pyjwt_with_another_algorithm_or_header_is_malformed(self) -> None:
-        claims: Dict[str, Any] = {"aud": "embed.example.com", "path": "/d/sales", "sub": "u", "exp": NOW + 60, "jti": "j" * 16}
+        claims: Dict[str, Any] = {
+            "aud": "embed.example.com",
+            "path": "/d/sales",
+            "sub": "u",
+            "exp": NOW + 60,
+            "jti": "j" * 16,
+        }
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # PyJWT finds 32 bytes short for HS512
             token = jwt.encode(claims, SECRET, algorithm="HS512", headers={"kid": KID})
         with self.assertRaises(EmbedError) as e:
-            verify_embed_url(f"https://embed.example.com/d/sales?eg_jwt={token}", keys=KEYS, now=NOW)
+            verify_embed_url(
+                f"https://embed.example.com/d/sales?eg_jwt={token}", keys=KEYS, now=NOW
+            )
         self.assertEqual(e.exception.reason, "malformed")
         with self.assertRaises(EmbedError) as e:
-            verify_embed_url(pyjwt_url(claims, headers={"kid": KID, "cty": "x"}), keys=KEYS, now=NOW)
+            verify_embed_url(
+                pyjwt_url(claims, headers={"kid": KID, "cty": "x"}), keys=KEYS, now=NOW
+            )
         self.assertEqual(e.exception.reason, "malformed")
         # A token for another host is a bad signature.
         with self.assertRaises(EmbedError) as e:
@@ -107,7 +122,12 @@ class PyJwtDecodes(unittest.TestCase):
                 self.assertEqual(claims["exp"], v.exp)
                 # PyJWT refuses it under another secret, like the verifier.
                 with self.assertRaises(jwt.InvalidSignatureError):
-                    jwt.decode(token, "another secret, just as long as it", algorithms=["HS256"], audience=v.host)
+                    jwt.decode(
+                        token,
+                        "another secret, just as long as it",
+                        algorithms=["HS256"],
+                        audience=v.host,
+                    )
 
 
 if __name__ == "__main__":

@@ -44,7 +44,9 @@ class RoundTrips(unittest.TestCase):
                 url, sub, attrs = rand_url(rng), rand_sub(rng), rand_attrs(rng)
                 session = rng.choice([None, 0, 60, 86400])
                 with self.subTest(scheme=scheme, i=i, url=url):
-                    signed = sign(url, kid=KID, secret=SECRET, sub=sub, now=NOW, session=session, attrs=attrs)
+                    signed = sign(
+                        url, kid=KID, secret=SECRET, sub=sub, now=NOW, session=session, attrs=attrs
+                    )
                     v = verify_embed_url(signed, keys=KEYS, now=NOW)
                     self.assertEqual(v.scheme, scheme)
                     self.assertEqual((v.kid, v.sub, v.exp), (KID, sub, NOW + 300))
@@ -57,8 +59,12 @@ class RoundTrips(unittest.TestCase):
 
     def test_both_schemes_forward_the_same_content(self) -> None:
         url = "https://Embed.Example.com:443/d/%73ales%7e/x?b=2&a=1+1&a=0&flag&q=%C3%BC"
-        eg1 = verify_embed_url(sign_embed_url(url, kid=KID, secret=SECRET, sub="u", now=NOW), keys=KEYS, now=NOW)
-        egj1 = verify_embed_url(sign_embed_jwt(url, kid=KID, secret=SECRET, sub="u", now=NOW), keys=KEYS, now=NOW)
+        eg1 = verify_embed_url(
+            sign_embed_url(url, kid=KID, secret=SECRET, sub="u", now=NOW), keys=KEYS, now=NOW
+        )
+        egj1 = verify_embed_url(
+            sign_embed_jwt(url, kid=KID, secret=SECRET, sub="u", now=NOW), keys=KEYS, now=NOW
+        )
         self.assertEqual(eg1.forward, "/d/sales~/x?a=0&a=1%201&b=2&flag=&q=%C3%BC")
         self.assertEqual(egj1.forward, eg1.forward)
         self.assertEqual((eg1.host, egj1.host), ("embed.example.com", "embed.example.com"))
@@ -66,7 +72,9 @@ class RoundTrips(unittest.TestCase):
     def test_secret_as_str_or_bytes_signs_alike(self) -> None:
         for _, sign in SIGNERS:
             a = sign("https://h/d", kid=KID, secret=SECRET, sub="u", now=NOW, nonce="n" * 16)
-            b = sign("https://h/d", kid=KID, secret=SECRET.encode(), sub="u", now=NOW, nonce="n" * 16)
+            b = sign(
+                "https://h/d", kid=KID, secret=SECRET.encode(), sub="u", now=NOW, nonce="n" * 16
+            )
             self.assertEqual(a, b)
         # A non-ASCII secret is keyed with its UTF-8 bytes.
         url = sign_embed_url("https://h/d", kid=KID, secret="sécrêt", sub="u", now=NOW)
@@ -109,22 +117,54 @@ class Eg1Shape(unittest.TestCase):
             ("https://H:443/d/%7e?A=%7e+x", "https://H:443/d/%7e?A=%7e+x&eg_kid="),
         ]:
             with self.subTest(url):
-                self.assertTrue(sign_embed_url(url, kid=KID, secret=SECRET, sub="u", now=NOW).startswith(joined))
+                self.assertTrue(
+                    sign_embed_url(url, kid=KID, secret=SECRET, sub="u", now=NOW).startswith(joined)
+                )
 
     def test_defaults_ttl_300_from_the_clock_and_a_fresh_nonce(self) -> None:
         before = int(time.time())
-        a = dict(parse_qsl(urlsplit(sign_embed_url("https://h/d", kid=KID, secret=SECRET, sub="u")).query))
-        b = dict(parse_qsl(urlsplit(sign_embed_url("https://h/d", kid=KID, secret=SECRET, sub="u")).query))
+        a = dict(
+            parse_qsl(
+                urlsplit(sign_embed_url("https://h/d", kid=KID, secret=SECRET, sub="u")).query
+            )
+        )
+        b = dict(
+            parse_qsl(
+                urlsplit(sign_embed_url("https://h/d", kid=KID, secret=SECRET, sub="u")).query
+            )
+        )
         self.assertTrue(before + 300 <= int(a["eg_exp"]) <= int(time.time()) + 300)
         self.assertRegex(a["eg_nonce"], r"\A[A-Za-z0-9_-]{22}\Z")
         self.assertNotEqual(a["eg_nonce"], b["eg_nonce"])
         self.assertRegex(generate_nonce(), r"\A[A-Za-z0-9_-]{22}\Z")
-        c = dict(parse_qsl(urlsplit(sign_embed_url("https://h/d", kid=KID, secret=SECRET, sub="u", ttl=7, now=100.9)).query))
+        c = dict(
+            parse_qsl(
+                urlsplit(
+                    sign_embed_url("https://h/d", kid=KID, secret=SECRET, sub="u", ttl=7, now=100.9)
+                ).query
+            )
+        )
         self.assertEqual(c["eg_exp"], "107")
 
     def test_attrs_as_a_mapping_or_pairs(self) -> None:
-        a = sign_embed_url("https://h/d", kid=KID, secret=SECRET, sub="u", now=NOW, nonce="n" * 16, attrs={"b": "1", "a": "2"})
-        b = sign_embed_url("https://h/d", kid=KID, secret=SECRET, sub="u", now=NOW, nonce="n" * 16, attrs=[("b", "1"), ("a", "2")])
+        a = sign_embed_url(
+            "https://h/d",
+            kid=KID,
+            secret=SECRET,
+            sub="u",
+            now=NOW,
+            nonce="n" * 16,
+            attrs={"b": "1", "a": "2"},
+        )
+        b = sign_embed_url(
+            "https://h/d",
+            kid=KID,
+            secret=SECRET,
+            sub="u",
+            now=NOW,
+            nonce="n" * 16,
+            attrs=[("b", "1"), ("a", "2")],
+        )
         self.assertEqual(a, b)
         self.assertIn("&eg_attr.b=1&eg_attr.a=2&", a)
 
@@ -161,7 +201,9 @@ class Egj1Shape(unittest.TestCase):
                 "session": 900,
             },
         )
-        self.assertEqual(verify_embed_url(url, keys=KEYS, now=NOW).forward, "/d/sales?a=1&b=1&b=2&flag=")
+        self.assertEqual(
+            verify_embed_url(url, keys=KEYS, now=NOW).forward, "/d/sales?a=1&b=1&b=2&flag="
+        )
 
     def test_no_query_no_params(self) -> None:
         url = sign_embed_jwt("https://h", kid=KID, secret=SECRET, sub="u", now=NOW)
@@ -213,7 +255,15 @@ class Refusals(unittest.TestCase):
                 with self.subTest(scheme=scheme, change=change):
                     self.refused(sign, **change)
         # Within the limits is fine.
-        sign_embed_url("https://h/d", kid="k" * 64, secret=SECRET, sub="é" * 128, nonce="n" * 128, now=NOW, attrs={"a" * 64: ""})
+        sign_embed_url(
+            "https://h/d",
+            kid="k" * 64,
+            secret=SECRET,
+            sub="é" * 128,
+            nonce="n" * 128,
+            now=NOW,
+            attrs={"a" * 64: ""},
+        )
 
     def test_urls_a_verifier_refuses(self) -> None:
         for scheme, sign in SIGNERS:
@@ -259,7 +309,12 @@ class Refusals(unittest.TestCase):
 
     def test_wrong_argument_types_are_type_errors(self) -> None:
         changes: List[Dict[str, Any]] = [
-            {"secret": 42}, {"sub": 42}, {"kid": None}, {"url": b"https://h/"}, {"ttl": True}, {"now": "1"}
+            {"secret": 42},
+            {"sub": 42},
+            {"kid": None},
+            {"url": b"https://h/"},
+            {"ttl": True},
+            {"now": "1"},
         ]
         for change in changes:
             args: Dict[str, Any] = dict(url="https://h/d", kid=KID, secret=SECRET, sub="u", now=NOW)
@@ -277,7 +332,12 @@ class Secrets(unittest.TestCase):
     def test_errors_and_reprs_never_hold_the_secret(self) -> None:
         secret = "VerySecretValue-0123456789abcdef"
         texts: List[str] = []
-        bads: List[Dict[str, Any]] = [{"sub": ""}, {"url": "nope"}, {"kid": "bad kid"}, {"secret": 3}]
+        bads: List[Dict[str, Any]] = [
+            {"sub": ""},
+            {"url": "nope"},
+            {"kid": "bad kid"},
+            {"secret": 3},
+        ]
         for bad in bads:
             args: Dict[str, Any] = dict(kid=KID, secret=secret, sub="u", now=NOW)
             args.update(bad)
@@ -305,10 +365,22 @@ class Secrets(unittest.TestCase):
             self.assertTrue(hasattr(embedgate, name), name)
         self.assertEqual(
             embedgate.REASONS,
-            ("malformed", "unknown_key", "key_inactive", "bad_signature", "expired", "exp_too_far", "replayed", "out_of_scope"),
+            (
+                "malformed",
+                "unknown_key",
+                "key_inactive",
+                "bad_signature",
+                "expired",
+                "exp_too_far",
+                "replayed",
+                "out_of_scope",
+            ),
         )
         e = EmbedError("expired", "the URL has expired")
-        self.assertEqual((e.reason, e.detail, str(e)), ("expired", "the URL has expired", "expired: the URL has expired"))
+        self.assertEqual(
+            (e.reason, e.detail, str(e)),
+            ("expired", "the URL has expired", "expired: the URL has expired"),
+        )
 
 
 if __name__ == "__main__":

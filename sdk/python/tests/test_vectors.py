@@ -163,7 +163,11 @@ class Egj1Vectors(unittest.TestCase):
         cases: List[Tuple[str, str, Dict[str, Any]]] = [
             ("basic", "https://embed.example.com/d/sales?orgId=1", {}),
             ("no params", "https://embed.example.com/d/sales", {}),
-            ("params needing escapes", "https://embed.example.com/d/sales?q=a+b%2Bc%2F%C3%BC&empty=", {}),
+            (
+                "params needing escapes",
+                "https://embed.example.com/d/sales?q=a+b%2Bc%2F%C3%BC&empty=",
+                {},
+            ),
             (
                 "array params, attributes, session",
                 "https://embed.example.com/d/sales?var-region=emea&var-region=apac&orgId=1",

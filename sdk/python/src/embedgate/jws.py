@@ -3,7 +3,6 @@ strictly (canonical base64url, JSON objects without repeated members)."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from typing import Any, Dict, List, Mapping, NoReturn, Tuple
 from . import base64url
 from .errors import malformed
 from .fields import check_kid
+from .keys import mac
 
 #: The JOSE header members EGJ1 allows (EGJ1 §1); any other is malformed.
 HEADER_MEMBERS = frozenset({"alg", "kid", "typ"})
@@ -22,11 +22,6 @@ SIG_LEN = 43
 def _json(value: object) -> bytes:
     # Compact, ASCII-only (non-ASCII as \\u escapes): what most JWT libraries write.
     return json.dumps(value, separators=(",", ":"), ensure_ascii=True).encode("ascii")
-
-
-def mac(key: bytes, signing_input: bytes) -> bytes:
-    """HMAC-SHA256."""
-    return hmac.new(key, signing_input, hashlib.sha256).digest()
 
 
 def encode_token(kid: str, claims: Mapping[str, object], key: bytes) -> str:

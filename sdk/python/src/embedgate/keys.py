@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Tuple, Union
 
 from .canonical import normalise_path
 from .errors import EmbedError
+
+
+def mac(key: bytes, message: bytes) -> bytes:
+    """HMAC-SHA256 of ``message`` under ``key``: the MAC of EG1 and EGJ1."""
+    return hmac.new(key, message, hashlib.sha256).digest()
 
 
 def secret_bytes(secret: Union[str, bytes]) -> bytes:

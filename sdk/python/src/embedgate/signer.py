@@ -28,8 +28,8 @@ from .fields import (
     utf8_bytes,
     utf8_text,
 )
-from .jws import encode_token, mac
-from .keys import secret_bytes
+from .jws import encode_token
+from .keys import mac, secret_bytes
 from .percent import encode_query_component
 
 #: User attributes: a mapping, or (name, value) pairs in the order to write them.
@@ -204,4 +204,3 @@ def _attrs(attrs: Optional[Attrs]) -> List[Tuple[str, str]]:
 def _refuse_eg_params(content: CanonicalUrl) -> None:
     if any(name.startswith(b"eg_") for name, _ in content.pairs):
         raise malformed("the URL to sign already has eg_ parameters")
-

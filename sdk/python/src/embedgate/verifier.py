@@ -34,8 +34,8 @@ from .fields import (
     utf8_bytes,
     utf8_text,
 )
-from .jws import mac, parse_json_object, parse_token
-from .keys import EmbedKey, KeySpec, to_embed_key
+from .jws import parse_json_object, parse_token
+from .keys import EmbedKey, KeySpec, mac, to_embed_key
 
 #: Which scheme a URL was signed with.
 Scheme = Literal["EG1", "EGJ1"]
