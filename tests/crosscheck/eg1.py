@@ -1,14 +1,19 @@
-"""An independent EG1-HMAC-SHA256 implementation from the spec, with the
-Python standard library only (hmac, hashlib, base64). It shares no code with
-the Rust crate; the cross-check tests run both against each other."""
+"""An independent EG1-HMAC-SHA256 implementation from the spec (revision
+1.1), with the Python standard library only (hmac, hashlib, base64). It
+shares no code with the Rust crate or the Python package in sdk/python; the
+cross-check tests run it against the Rust one in both directions."""
 
 import base64
 import hashlib
 import hmac
+from urllib.parse import unquote_to_bytes
 
 UNRESERVED = set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 PATH_LITERAL = UNRESERVED | set(b"!$&'()*+,;=:@/")
 HEX = b"0123456789abcdefABCDEF"
+# The last character of a canonical 43-character eg_sig: 4 bits of the MAC
+# and two zero bits (spec 1.1).
+SIG_LAST = set(b"AEIMQUYcgkosw048")
 
 
 class Malformed(ValueError):
@@ -69,7 +74,9 @@ def _path(raw):
     norm = "".join(out)
     segs = norm[1:].split("/")
     for k, s in enumerate(segs):
-        if s in (".", ".."):
+        # A dot segment, also once decoded and cut at its first ';' ("..;x",
+        # "%2e%2e;jsessionid=1"), as servlet containers read it (1.1).
+        if unquote_to_bytes(s).split(b";", 1)[0] in (b".", b".."):
             raise Malformed("dot segment")
         if s == "" and k != len(segs) - 1:
             raise Malformed("empty segment")
@@ -126,6 +133,16 @@ def sign(url, secret, kid, sub, exp, nonce, session=None, attrs=()):
     return url + "&eg_sig=" + signature(secret, sts)
 
 
+def _text(value):
+    """UTF-8 without control characters (bytes below 0x20, and 0x7F): 1.1's
+    rule for eg_sub and attribute values."""
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return not any(b < 0x20 or b == 0x7F for b in value)
+
+
 def verify(url, keys, now, skew=60, max_url_ttl=600):
     """Returns the spec §3 reason code, or "ok" (no replay state, no scopes)."""
     try:
@@ -154,11 +171,13 @@ def verify(url, keys, now, skew=60, max_url_ttl=600):
         return "malformed"
     if not (16 <= len(nonce) <= 128 and set(nonce) <= token):
         return "malformed"
-    if not (1 <= len(eg["eg_sub"]) <= 256):
+    if not (1 <= len(eg["eg_sub"]) <= 256) or not _text(eg["eg_sub"]):
+        return "malformed"
+    if any(name.startswith("eg_attr.") and not _text(v) for name, v in eg.items()):
         return "malformed"
     if not exp_s.isdigit() or (len(exp_s) > 1 and exp_s.startswith(b"0")):
         return "malformed"
-    if len(sig) != 43 or not set(sig) <= token:
+    if len(sig) != 43 or not set(sig) <= token or sig[-1] not in SIG_LAST:
         return "malformed"
     key = keys.get(kid.decode())
     if key is None:

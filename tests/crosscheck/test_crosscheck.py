@@ -1,6 +1,7 @@
 """Cross-check: URLs signed by `embedgate sign` verify with the independent
 Python implementation (eg1.py), and URLs signed in Python verify with
-`embedgate verify`; tampering is caught by both. Run by `cargo xtask test`."""
+`embedgate verify`; tampering is caught by both, and both give every shared
+vector (EG1 revision 1.1) its verdict. Run by `cargo xtask test`."""
 
 import json
 import os
@@ -34,8 +35,8 @@ def rand_url(rng):
 
     segs = []
     for _ in range(rng.randint(0, 3)):
-        s = rand_text(rng, 1, 6).replace("/", "-")
-        if s in (".", ".."):
+        s = rand_text(rng, 1, 6).replace("/", "-") + rng.choice(["", "", ";v=1"])
+        if s.split(";", 1)[0] in (".", ".."):
             s = "x"
         segs.append(quote(s, safe="!$'()*,;:@~"))
     path = "/" + "/".join(segs)
@@ -85,6 +86,7 @@ class CrossCheck(unittest.TestCase):
     def test_python_implementation_passes_the_shared_vectors(self):
         with open(VECTORS) as f:
             v = json.load(f)
+        self.assertEqual(len(v["cases"]), 35)
         for case in v["cases"]:
             got = eg1.verify(case["url"], v["keys"], case["now"], v["skew"], v["max_url_ttl"])
             self.assertEqual(got, case["expect"], case["name"])
@@ -118,6 +120,72 @@ class CrossCheck(unittest.TestCase):
             self.assertEqual(result["session"], 900)
             tampered = signed.replace("eg_sub=", "eg_sub=x", 1)
             self.assertEqual(self.rust_verify(tampered)["result"], "bad_signature")
+
+
+    def vector_verdicts(self, revision_1_1):
+        with open(VECTORS) as f:
+            v = json.load(f)
+        keys_file = os.path.join(self.tmp, "vector-keys.json")
+        with open(keys_file, "w") as f:
+            json.dump(v["keys"], f)
+        cases = [c for c in v["cases"] if (c["name"] in REVISION_1_1) == revision_1_1]
+        self.assertEqual(len(cases), 5 if revision_1_1 else 30)
+        for case in cases:
+            with self.subTest(case["name"]):
+                out = subprocess.run(
+                    [BIN, "verify", case["url"], "--keys", keys_file, "--now", str(case["now"])],
+                    capture_output=True,
+                    text=True,
+                )
+                rust = json.loads(out.stdout)["result"]
+                py = eg1.verify(case["url"], v["keys"], case["now"], v["skew"], v["max_url_ttl"])
+                self.assertEqual((rust, py), (case["expect"], case["expect"]))
+
+    def test_rust_and_python_agree_on_the_revision_1_0_vectors(self):
+        self.vector_verdicts(revision_1_1=False)
+
+    def test_rust_and_python_agree_on_the_revision_1_1_vectors(self):
+        self.vector_verdicts(revision_1_1=True)
+
+    def test_what_revision_1_1_forbids_is_malformed_to_both_even_when_signed(self):
+        # Each carries a valid MAC over the string a 1.0 verifier would
+        # build, so only the 1.1 rules can refuse it.
+        keys = {KID: {"secret": SECRET, "active": True}}
+        for path, path_as_signed, sub, attrs in [
+            ("/d/..;x/secret", "/d/..;x/secret", "u", []),
+            ("/d/%2E%2e;jsessionid=1/secret", "/d/..;jsessionid=1/secret", "u", []),
+            ("/d/.;v=1", "/d/.;v=1", "u", []),
+            ("/d", "/d", "user\n42", []),
+            ("/d", "/d", "a\x7f", []),
+            ("/d", "/d", "u", [("team", "x\ty")]),
+        ]:
+            signed = sign_as_1_0("https://embed.example.com" + path, path_as_signed, sub, attrs)
+            with self.subTest(url=signed):
+                self.assertEqual(eg1.verify(signed, keys, NOW), "malformed")
+                self.assertEqual(self.rust_verify(signed)["result"], "malformed")
+
+
+def sign_as_1_0(url, path_as_signed, sub, attrs):
+    """eg1.sign, but the MAC covers `path_as_signed` as the path line, which
+    1.1 refuses to produce: what a signer of revision 1.0 would send."""
+    from urllib.parse import quote
+
+    q = [("eg_kid", KID), ("eg_sub", sub), ("eg_exp", str(NOW + 60)), ("eg_nonce", "N" * 16)]
+    q += [("eg_attr." + n, v) for n, v in attrs]
+    url = url + "?" + "&".join("{}={}".format(n, quote(v, safe="")) for n, v in q)
+    lines = eg1.canonical("https://embed.example.com/p?" + url.split("?", 1)[1])[0].split("\n")
+    lines[2] = path_as_signed
+    return url + "&eg_sig=" + eg1.signature(SECRET, "\n".join(lines))
+
+
+# The cases revision 1.1 of EG1 added.
+REVISION_1_1 = {
+    "dot segment with parameters",
+    "semicolon in an ordinary segment",
+    "control byte in eg_sub",
+    "attribute value not UTF-8",
+    "signature with stray low bits",
+}
 
 
 if __name__ == "__main__":

@@ -24,11 +24,88 @@ pub fn ensure_wasm_target() -> anyhow::Result<()> {
     status(cmd)
 }
 
-/// python3, for the cross-implementation check.
+/// python3, for the cross-implementation check and the Python signer.
 pub fn ensure_python() -> anyhow::Result<()> {
     crate::ensure(crate::run::has("python3"), || {
-        "python3 is needed for the independent HMAC cross-check (tests/crosscheck); install it (apt-get install python3)".into()
+        "python3 (>= 3.9) is needed for the independent HMAC cross-check (tests/crosscheck) and the \
+         Python signer's tests (sdk/python); install it (apt-get install python3 python3-venv)"
+            .into()
     })
+}
+
+/// What the Python signer's tests install beside it. mypy stays below 2:
+/// mypy 2 no longer checks code for Python 3.9, the package's minimum.
+pub const PYTHON_TEST_DEPS: &[&str] = &["PyJWT>=2.8,<3", "mypy>=1.11,<2"];
+
+/// The virtualenv `target/py-venv` with the Python signer (`sdk/python`)
+/// and [`PYTHON_TEST_DEPS`] installed; returns its `python`. pip runs only
+/// when the venv is new, the package's files (`pyproject.toml`, `README.md`,
+/// `src/`) changed since the last install, or the dependency list did.
+pub fn ensure_python_sdk_venv() -> anyhow::Result<std::path::PathBuf> {
+    ensure_python()?;
+    let root = crate::root();
+    let venv = root.join("target/py-venv");
+    let python = venv.join("bin/python");
+    // A venv whose interpreter went away (python3 upgraded) is made again.
+    if !python.is_file() {
+        step("creating the Python test virtualenv target/py-venv");
+        let mut cmd = Command::new("python3");
+        cmd.args(["-m", "venv", "--clear"]).arg(&venv);
+        status(cmd).context(
+            "python3 -m venv failed: the venv module and ensurepip are needed (apt-get install python3-venv)",
+        )?;
+    }
+    let stamp = venv.join("embedgate-sdk-installed");
+    let wanted = format!("{}\n", PYTHON_TEST_DEPS.join("\n"));
+    let sdk = root.join("sdk/python");
+    let installed = modified(&stamp);
+    let current = std::fs::read_to_string(&stamp).is_ok_and(|s| s == wanted)
+        && installed.is_some()
+        && newest_modified(&[
+            sdk.join("pyproject.toml"),
+            sdk.join("README.md"),
+            sdk.join("src"),
+        ])? <= installed;
+    if current {
+        return Ok(python);
+    }
+    step("pip install ./sdk/python and its test dependencies into target/py-venv");
+    let mut pip = Command::new(&python);
+    pip.args([
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--quiet",
+        "./sdk/python",
+    ])
+    .args(PYTHON_TEST_DEPS);
+    status(pip).context(
+        "pip could not install the Python signer or its test dependencies (PyPI must be reachable)",
+    )?;
+    std::fs::write(&stamp, wanted).with_context(|| format!("cannot write {}", stamp.display()))?;
+    Ok(python)
+}
+
+/// The latest modification time of these files and everything under these
+/// directories.
+fn newest_modified(paths: &[std::path::PathBuf]) -> anyhow::Result<Option<std::time::SystemTime>> {
+    let mut newest = None;
+    let mut todo = paths.to_vec();
+    while let Some(path) = todo.pop() {
+        let meta =
+            std::fs::metadata(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(&path)
+                .with_context(|| format!("cannot list {}", path.display()))?
+            {
+                todo.push(entry?.path());
+            }
+        } else {
+            newest = newest.max(meta.modified().ok());
+        }
+    }
+    Ok(newest)
 }
 
 /// The wasm-bindgen version `crates/embedgate-wasm` pins (`=`); the CLI must
