@@ -5,9 +5,11 @@
 //! `replay_cache.rs`), opens a session (`session_cookie.rs`) and goes
 //! upstream (`upstream.rs`, headers cleaned in `headers.rs`). Any other
 //! request needs a session cookie covering its path. Everything around it:
-//! configuration (`config.rs`), TLS (`tls.rs`), the admin listener
+//! configuration (`config/`), TLS (`tls.rs`), client connection limits
+//! (`connection_deadline.rs`, the accept loop here), the admin listener
 //! (`admin.rs`, `metrics.rs`), `last_used_at` (`usage.rs`), graceful
-//! shutdown (`shutdown.rs`).
+//! shutdown (`shutdown.rs`), the start-time checks of `serve --check`
+//! (`preflight.rs`).
 //!
 //! Start it in-process with [`Server::bind`] (or [`Server::bind_with_source`]
 //! for another secret source) and [`Server::run`], or in one call with [`run`].
@@ -15,6 +17,7 @@
 mod admin;
 mod change_feed;
 pub mod config;
+mod connection_deadline;
 mod expiry_purge;
 mod headers;
 mod metrics;
@@ -39,18 +42,20 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use embedgate_core::VerifyPolicy;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 pub use config::Config;
+use connection_deadline::{Deadline, GuardedBody};
 use secret_cache::{CredentialSpec, SecretCache};
 pub use secret_source::{SecretRecord, SecretSource};
 use service::{Route, State};
@@ -319,6 +324,7 @@ impl Server {
                 admin,
                 Arc::clone(&state),
                 api,
+                config.limits.clone(),
                 stop_rx.clone(),
             ));
         }
@@ -330,15 +336,27 @@ impl Server {
         );
 
         let drain = shutdown::Drain::new();
+        let limits = config.limits.clone();
+        let http = Arc::new(connection_builder());
+        // Beyond `max_connections` the loop stops accepting: new connections
+        // wait in the kernel's listen backlog until one closes.
+        let slots = Arc::new(Semaphore::new(limits.max_connections));
         tokio::pin!(shutdown);
         loop {
+            let slot = tokio::select! {
+                _ = &mut shutdown => break,
+                slot = Arc::clone(&slots).acquire_owned() => match slot {
+                    Ok(s) => s,
+                    Err(_) => break,
+                },
+            };
             let (stream, peer) = tokio::select! {
                 _ = &mut shutdown => break,
                 accepted = public.accept() => match accepted {
                     Ok(a) => a,
                     Err(e) => {
                         tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }
                 },
@@ -346,19 +364,29 @@ impl Server {
             let _ = stream.set_nodelay(true);
             let state = Arc::clone(&state);
             let guard = drain.guard();
+            let http = Arc::clone(&http);
+            let deadline = Deadline::new(limits.header_read_timeout, limits.keepalive_idle_timeout);
             match &tls {
                 None => {
-                    tokio::spawn(serve_connection(stream, peer, state, guard));
+                    tokio::spawn(async move {
+                        serve_connection(&http, stream, peer, state, guard, deadline).await;
+                        drop(slot);
+                    });
                 }
                 Some(acceptor) => {
                     let acceptor = acceptor.clone();
+                    let handshake_timeout = limits.tls_handshake_timeout;
                     tokio::spawn(async move {
-                        match acceptor.accept(stream).await {
-                            Ok(tls_stream) => {
-                                serve_connection(tls_stream, peer, state, guard).await
+                        match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await
+                        {
+                            Ok(Ok(tls_stream)) => {
+                                serve_connection(&http, tls_stream, peer, state, guard, deadline)
+                                    .await
                             }
-                            Err(e) => tracing::debug!(error = %e, "TLS handshake failed"),
+                            Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                            Err(_) => tracing::debug!("TLS handshake timed out"),
                         }
+                        drop(slot);
                     });
                 }
             }
@@ -376,33 +404,65 @@ impl Server {
     }
 }
 
+/// The HTTP/1 and HTTP/2 settings of every public connection.
+fn connection_builder() -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // hyper's header timeout also runs while a keep-alive connection is
+    // idle, so it would cut keep-alive short; `connection_deadline.rs`
+    // enforces both deadlines, for HTTP/1 and HTTP/2 alike.
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(None);
+    builder.http2().timer(TokioTimer::new());
+    builder
+}
+
 async fn serve_connection<IO>(
+    builder: &auto::Builder<TokioExecutor>,
     io: IO,
     peer: SocketAddr,
     state: Arc<State>,
     guard: shutdown::DrainGuard,
+    deadline: Deadline,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     // Formatted once per connection, not per request.
     let client_ip = headers::forwarded_for(peer.ip());
+    let io = deadline.watch(io);
+    let requests = deadline.clone();
     let svc = service_fn(move |req| {
         let state = Arc::clone(&state);
         let client_ip = client_ip.clone();
-        async move { Ok::<_, Infallible>(service::handle(state, req, client_ip).await) }
+        let in_flight = requests.request_started();
+        async move {
+            let resp = service::handle(state, req, client_ip).await;
+            Ok::<_, Infallible>(resp.map(|b| GuardedBody::new(b, in_flight)))
+        }
     });
-    let builder = auto::Builder::new(TokioExecutor::new());
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), svc);
     tokio::pin!(conn);
     let mut shutting_down = guard.shutting_down.clone();
-    tokio::select! {
+    let overstayed = tokio::select! {
         r = conn.as_mut() => {
             if let Err(e) = r {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
             return;
         }
-        _ = shutting_down.wait_for(|s| *s) => {}
+        _ = deadline.passed() => true,
+        _ = shutting_down.wait_for(|s| *s) => false,
+    };
+    if overstayed {
+        tracing::debug!(peer = %peer, "connection closed: header or idle timeout");
+        // HTTP/1: nothing is in flight, so just close. HTTP/2: GOAWAY
+        // first, briefly.
+        if deadline.is_h2() {
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(Duration::from_secs(1), conn).await;
+        }
+        return;
     }
     conn.as_mut().graceful_shutdown();
     let _ = conn.await;
