@@ -21,6 +21,7 @@ mod connection_deadline;
 mod expiry_purge;
 mod headers;
 mod metrics;
+pub mod preflight;
 mod refusal;
 mod replay;
 mod replay_cache;
@@ -176,16 +177,15 @@ impl Server {
             .await
             .with_context(|| {
                 format!(
-                    "config key `listen.public`: cannot listen on {}",
+                    "{}: cannot listen on {}",
+                    config.key("listen.public"),
                     config.public_addr
                 )
             })?;
         let admin = match config.admin_addr {
-            Some(a) => Some(
-                TcpListener::bind(a)
-                    .await
-                    .with_context(|| format!("config key `listen.admin`: cannot listen on {a}"))?,
-            ),
+            Some(a) => Some(TcpListener::bind(a).await.with_context(|| {
+                format!("{}: cannot listen on {a}", config.key("listen.admin"))
+            })?),
             None => None,
         };
         let insecure = config.session.insecure_dev_cookies;

@@ -109,6 +109,14 @@ impl EnvLayer {
         Ok(())
     }
 
+    /// Every key set here (dotted path) with its variable.
+    pub fn vars(&self) -> BTreeMap<String, String> {
+        self.settings
+            .iter()
+            .map(|(p, s)| (p.clone(), s.var.clone()))
+            .collect()
+    }
+
     /// The variable that set `path` (dotted), if one did.
     pub fn var_for(&self, path: &str) -> Option<&str> {
         self.settings.get(path).map(|s| s.var.as_str())
@@ -206,11 +214,7 @@ fn closest(var: &str) -> (String, String) {
 
 impl Provider for EnvLayer {
     fn metadata(&self) -> Metadata {
-        let vars: BTreeMap<String, String> = self
-            .settings
-            .iter()
-            .map(|(p, s)| (p.clone(), s.var.clone()))
-            .collect();
+        let vars = self.vars();
         Metadata::named(LAYER_NAME).interpolater(move |_: &Profile, path: &[&str]| {
             // An error inside a list names the list's variable.
             (1..=path.len())

@@ -86,6 +86,8 @@ pub struct Config {
     /// Notices about the configuration (deprecated variable names), to log
     /// once logging is set up.
     pub warnings: Vec<String>,
+    /// Which variable set which key (dotted path → variable).
+    vars: std::collections::BTreeMap<String, String>,
 }
 
 /// `[replay]`: the replay cache, in memory (one proxy) or in Redis (a
@@ -283,6 +285,18 @@ pub struct RouteConfig {
 }
 
 impl Config {
+    /// A key as errors name it: `config key `routes[0].upstream``, with
+    /// `(from VARIABLE)` when a variable set it. `path` is dotted
+    /// (`routes.0.upstream`).
+    pub fn key(&self, path: &str) -> String {
+        let parts: Vec<&str> = path.split('.').collect();
+        let key = keys::display(&parts);
+        match self.vars.get(path) {
+            Some(var) => format!("config key `{key}` (from {var})"),
+            None => format!("config key `{key}`"),
+        }
+    }
+
     /// Reads `path` and applies the process environment.
     pub fn load(path: &Path) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path)

@@ -270,6 +270,7 @@ pub fn build(raw: File, env: &EnvLayer) -> anyhow::Result<Config> {
         admin,
         routes,
         warnings: env.warnings.clone(),
+        vars: env.vars(),
     })
 }
 
