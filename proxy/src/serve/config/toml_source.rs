@@ -75,17 +75,14 @@ impl Provider for TomlLayer {
             Value::Dict(_, d) => d,
             _ => Dict::new(),
         };
-        match dict.remove("routes") {
-            Some(Value::Array(tag, routes)) => {
-                let by_index: Dict = routes
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, r)| (i.to_string(), r))
-                    .collect();
-                dict.insert("routes".to_owned(), Value::Dict(tag, by_index));
-            }
-            // Refused by `parse`.
-            Some(_) | None => {}
+        // Anything but an array of tables was refused by `parse`.
+        if let Some(Value::Array(tag, routes)) = dict.remove("routes") {
+            let by_index: Dict = routes
+                .into_iter()
+                .enumerate()
+                .map(|(i, r)| (i.to_string(), r))
+                .collect();
+            dict.insert("routes".to_owned(), Value::Dict(tag, by_index));
         }
         Ok(Profile::Default.collect(dict))
     }
