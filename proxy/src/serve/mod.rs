@@ -56,6 +56,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 pub use config::Config;
+use config::LimitsConfig;
 use connection_deadline::{Deadline, GuardedBody};
 use secret_cache::{CredentialSpec, SecretCache};
 pub use secret_source::{SecretRecord, SecretSource};
@@ -336,11 +337,10 @@ impl Server {
         );
 
         let drain = shutdown::Drain::new();
-        let limits = config.limits.clone();
-        let http = Arc::new(connection_builder());
+        let conns = Arc::new(Connections::new(config.limits.clone()));
         // Beyond `max_connections` the loop stops accepting: new connections
         // wait in the kernel's listen backlog until one closes.
-        let slots = Arc::new(Semaphore::new(limits.max_connections));
+        let slots = Arc::new(Semaphore::new(conns.limits.max_connections));
         tokio::pin!(shutdown);
         loop {
             let slot = tokio::select! {
@@ -364,24 +364,21 @@ impl Server {
             let _ = stream.set_nodelay(true);
             let state = Arc::clone(&state);
             let guard = drain.guard();
-            let http = Arc::clone(&http);
-            let deadline = Deadline::new(limits.header_read_timeout, limits.keepalive_idle_timeout);
+            let conns = Arc::clone(&conns);
             match &tls {
                 None => {
                     tokio::spawn(async move {
-                        serve_connection(&http, stream, peer, state, guard, deadline).await;
+                        serve_connection(&conns, stream, peer, state, guard).await;
                         drop(slot);
                     });
                 }
                 Some(acceptor) => {
                     let acceptor = acceptor.clone();
-                    let handshake_timeout = limits.tls_handshake_timeout;
                     tokio::spawn(async move {
-                        match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await
-                        {
+                        let handshake = conns.limits.tls_handshake_timeout;
+                        match tokio::time::timeout(handshake, acceptor.accept(stream)).await {
                             Ok(Ok(tls_stream)) => {
-                                serve_connection(&http, tls_stream, peer, state, guard, deadline)
-                                    .await
+                                serve_connection(&conns, tls_stream, peer, state, guard).await
                             }
                             Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
                             Err(_) => tracing::debug!("TLS handshake timed out"),
@@ -404,32 +401,43 @@ impl Server {
     }
 }
 
-/// The HTTP/1 and HTTP/2 settings of every public connection.
-fn connection_builder() -> auto::Builder<TokioExecutor> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    // hyper's header timeout also runs while a keep-alive connection is
-    // idle, so it would cut keep-alive short; `connection_deadline.rs`
-    // enforces both deadlines, for HTTP/1 and HTTP/2 alike.
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(None);
-    builder.http2().timer(TokioTimer::new());
-    builder
+/// What every public connection is served with: the HTTP/1 and HTTP/2
+/// settings and `[limits]`.
+struct Connections {
+    http: auto::Builder<TokioExecutor>,
+    limits: LimitsConfig,
+}
+
+impl Connections {
+    fn new(limits: LimitsConfig) -> Connections {
+        let mut http = auto::Builder::new(TokioExecutor::new());
+        // hyper's header timeout also runs while a keep-alive connection is
+        // idle, so it would cut keep-alive short; `connection_deadline.rs`
+        // enforces both deadlines, for HTTP/1 and HTTP/2 alike.
+        http.http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(None);
+        http.http2().timer(TokioTimer::new());
+        Connections { http, limits }
+    }
 }
 
 async fn serve_connection<IO>(
-    builder: &auto::Builder<TokioExecutor>,
+    conns: &Connections,
     io: IO,
     peer: SocketAddr,
     state: Arc<State>,
     guard: shutdown::DrainGuard,
-    deadline: Deadline,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     // Formatted once per connection, not per request.
     let client_ip = headers::forwarded_for(peer.ip());
+    // From here (after any TLS handshake) the first request head is due.
+    let deadline = Deadline::new(
+        conns.limits.header_read_timeout,
+        conns.limits.keepalive_idle_timeout,
+    );
     let io = deadline.watch(io);
     let requests = deadline.clone();
     let svc = service_fn(move |req| {
@@ -441,7 +449,9 @@ async fn serve_connection<IO>(
             Ok::<_, Infallible>(resp.map(|b| GuardedBody::new(b, in_flight)))
         }
     });
-    let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), svc);
+    let conn = conns
+        .http
+        .serve_connection_with_upgrades(TokioIo::new(io), svc);
     tokio::pin!(conn);
     let mut shutting_down = guard.shutting_down.clone();
     let overstayed = tokio::select! {

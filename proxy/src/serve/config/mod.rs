@@ -31,8 +31,6 @@ use http::header::HeaderName;
 use http::Uri;
 use serde::Deserialize;
 
-pub use values::parse_duration;
-
 /// The whole configuration of `embedgate serve`.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -285,8 +283,8 @@ pub struct RouteConfig {
 }
 
 impl Config {
-    /// A key as errors name it: `config key `routes[0].upstream``, with
-    /// `(from VARIABLE)` when a variable set it. `path` is dotted
+    /// A key as errors name it, e.g. ``config key `routes[0].upstream` ``,
+    /// with `(from VARIABLE)` when a variable set it. `path` is dotted
     /// (`routes.0.upstream`).
     pub fn key(&self, path: &str) -> String {
         let parts: Vec<&str> = path.split('.').collect();
@@ -329,7 +327,7 @@ impl Config {
 
 /// The process's `EMBEDGATE_…` variables; one that is not UTF-8 is an
 /// error naming it.
-pub fn process_env() -> anyhow::Result<HashMap<String, String>> {
+fn process_env() -> anyhow::Result<HashMap<String, String>> {
     let mut env = HashMap::new();
     for (k, v) in std::env::vars_os() {
         let Some(k) = k.to_str() else { continue };
