@@ -34,10 +34,11 @@ async fn closed_within(stream: &mut TcpStream, limit: Duration) -> Option<Instan
 /// proxy closed it (or `None` within `limit`).
 async fn slowloris(addr: SocketAddr, limit: Duration) -> Option<Duration> {
     let mut s = TcpStream::connect(addr).await.unwrap();
+    // Before the write: the proxy cannot see the first byte earlier.
+    let started = Instant::now();
     s.write_all(b"GET /d/slow HTTP/1.1\r\nHost: embed.test\r\n")
         .await
         .unwrap();
-    let started = Instant::now();
     let mut buf = [0u8; 256];
     let mut tick = tokio::time::interval(Duration::from_millis(300));
     tick.tick().await;
@@ -76,6 +77,14 @@ async fn two_hundred_slowloris_clients_are_closed_and_others_are_served() {
         .collect();
     // The admin listener has the same header deadline.
     let admin_slow = tokio::spawn(slowloris(proxy.admin, Duration::from_secs(20)));
+    // A connection that never sends a byte: the header timeout from accept.
+    let silent = tokio::spawn(async move {
+        let mut s = TcpStream::connect(proxy.public).await.unwrap();
+        let opened = Instant::now();
+        closed_within(&mut s, Duration::from_secs(20))
+            .await
+            .map(|closed| closed - opened)
+    });
     // While they trickle, a normal client is served.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let served_at = Instant::now();
@@ -118,6 +127,15 @@ async fn two_hundred_slowloris_clients_are_closed_and_others_are_served() {
         .unwrap()
         .expect("admin connection stayed open");
     assert!(admin_closed >= header_timeout - Duration::from_millis(50));
+    let silent = silent
+        .await
+        .unwrap()
+        .expect("a silent connection stayed open");
+    assert!(
+        silent >= header_timeout - Duration::from_millis(100),
+        "{silent:?}"
+    );
+    assert!(silent < Duration::from_secs(15), "{silent:?}");
     proxy.stop().await;
 }
 
@@ -137,40 +155,32 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     let mut s = TcpStream::connect(proxy.public).await.unwrap();
     // Two requests on one connection, the second after more than the
     // header timeout of idleness: keep-alive is not cut at 1 s.
+    let mut sent = Instant::now();
     for (i, pause) in [Duration::ZERO, Duration::from_millis(1500)]
         .into_iter()
         .enumerate()
     {
         tokio::time::sleep(pause).await;
         let url = sign(&kid, &secret, &format!("/d/{i}"), "u", &[]);
+        // The connection turns idle after this, never before.
+        sent = Instant::now();
         s.write_all(format!("GET {url} HTTP/1.1\r\nHost: {HOST}\r\n\r\n").as_bytes())
             .await
             .unwrap();
         read_one_response(&mut s).await;
     }
-    let answered = Instant::now();
     let closed = closed_within(&mut s, Duration::from_secs(15))
         .await
         .expect("the idle connection stayed open for 15 s");
-    let idle = closed - answered;
-    println!("idle keep-alive connection closed after {idle:?} (keepalive_idle_timeout 3 s)");
+    let idle = closed - sent;
+    println!(
+        "idle keep-alive connection closed {idle:?} after its last request (keepalive_idle_timeout 3 s)"
+    );
     assert!(
-        idle >= Duration::from_millis(2500),
+        idle >= Duration::from_millis(2950),
         "closed early: {idle:?}"
     );
-    assert!(idle < Duration::from_secs(10), "{idle:?}");
-
-    // A connection that never sends a request: the header timeout.
-    let mut quiet = TcpStream::connect(proxy.public).await.unwrap();
-    let opened = Instant::now();
-    let closed = closed_within(&mut quiet, Duration::from_secs(15))
-        .await
-        .expect("a silent connection stayed open");
-    let waited = closed - opened;
-    assert!(
-        waited >= Duration::from_millis(900) && waited < Duration::from_millis(2900),
-        "{waited:?}"
-    );
+    assert!(idle < Duration::from_secs(12), "{idle:?}");
     proxy.stop().await;
 }
 
