@@ -842,7 +842,7 @@ async fn sigterm_lets_in_flight_requests_finish() {
     });
     let stdout = child.stdout.take().unwrap();
     let mut lines = std::io::BufReader::new(stdout).lines();
-    // The first start of an empty store prints its one-time owner token
+    // The first start of an empty store names the file of its owner token
     // before the listening line.
     let listening = lines
         .by_ref()

@@ -2,8 +2,11 @@
 
 mod bench_helper;
 mod clock;
+mod config_cmd;
 mod credentials;
 mod demo;
+mod explain;
+mod one_time_value;
 mod secrets;
 mod serve;
 mod sign;
@@ -36,8 +39,14 @@ enum Command {
     Sign(sign::SignArgs),
     /// Verify a signed embed URL against a JSON key file and explain the verdict.
     Verify(verify::VerifyArgs),
-    /// Run the edge verification proxy (see docs/proxy.md).
+    /// Run the edge verification proxy (see docs/proxy.md); --check finds
+    /// what a start would meet.
     Serve(serve::ServeArgs),
+    /// Configuration of `embedgate serve`: `config init` prints a starting point.
+    Config(config_cmd::ConfigArgs),
+    /// Explain why the proxy would refuse (or accept) a signed URL, against
+    /// the store: the reason, the string to sign, what to check.
+    Explain(explain::ExplainArgs),
     /// Manage embed secrets in the store (values shown once, at creation).
     Secrets(secrets::SecretsArgs),
     /// Manage upstream credentials in the store (values read from stdin, never shown).
@@ -60,6 +69,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sign(args) => sign::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Config(args) => config_cmd::run(args),
+        Command::Explain(args) => explain::run(args),
         Command::Secrets(args) => secrets::run(args),
         Command::Credentials(args) => credentials::run(args),
         Command::Store(args) => store_cmd::run(args),

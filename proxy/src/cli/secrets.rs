@@ -6,6 +6,7 @@ use anyhow::bail;
 use clap::{Args, Subcommand};
 use embedgate_store::{EmbedSecret, EmbedSecretUpdate, Lookup, NewEmbedSecret};
 
+use super::one_time_value;
 use super::store_args::{
     now, parse_time, print_history, print_json, state_text, time_text, StoreArgs, STORE_HELP,
 };
@@ -23,7 +24,8 @@ pub struct SecretsArgs {
 #[derive(Debug, Subcommand)]
 enum SecretsCommand {
     /// Create an embed secret. Prints its client id and its value: the value
-    /// is shown this once and never again.
+    /// is shown this once and never again, on a terminal, or with --json
+    /// into a pipe or file (without --json it refuses and creates nothing).
     Create(CreateArgs),
     /// List embed secrets (never their values).
     List {
@@ -116,6 +118,9 @@ struct DescribeArgs {
 
 pub fn run(args: SecretsArgs) -> anyhow::Result<ExitCode> {
     let s = &args.store;
+    if matches!(args.command, SecretsCommand::Create(_)) {
+        one_time_value::ensure_may_show(s.json, "the new secret's value")?;
+    }
     let store = s.open()?;
     let now = now();
     let json = s.json;

@@ -44,22 +44,44 @@ pub struct StoreArgs {
 /// Help text appended to each store command group.
 pub const STORE_HELP: &str = "The store is --store URL or EMBEDGATE_STORE (sqlite://PATH). \
 The master key (32 bytes, base64) comes from EMBEDGATE_MASTER_KEY, or else from \
---master-key-file; --create-key-file makes a new key file on first use. Values are never \
-accepted as arguments.";
+--master-key-file / EMBEDGATE_MASTER_KEY_FILE; --create-key-file makes a new key file on first \
+use. `embedgate serve` reads the same variables. Values are never accepted as arguments.";
+
+/// A variable under its earlier name (`embedgate serve` read
+/// `EMBEDGATE_STORE_URL` and `EMBEDGATE_STORE_MASTER_KEY_FILE`): still
+/// read, with a warning naming the new one.
+pub fn deprecated_var(old: &str, new: &str) -> Option<String> {
+    let v = std::env::var(old).ok().filter(|v| !v.is_empty())?;
+    eprintln!("warning: {old} is deprecated; use {new}, which every command reads");
+    Some(v)
+}
 
 impl StoreArgs {
-    fn url(&self) -> anyhow::Result<&str> {
+    fn url(&self) -> anyhow::Result<String> {
         match self.store.as_deref() {
-            Some(u) if !u.is_empty() => Ok(u),
-            _ => bail!("no store: pass --store sqlite://PATH or set EMBEDGATE_STORE"),
+            Some(u) if !u.is_empty() => Ok(u.to_owned()),
+            _ => deprecated_var("EMBEDGATE_STORE_URL", "EMBEDGATE_STORE")
+                .context("no store: pass --store sqlite://PATH or set EMBEDGATE_STORE"),
         }
+    }
+
+    /// `--master-key-file` / `EMBEDGATE_MASTER_KEY_FILE` (or its old name).
+    fn key_file(&self) -> Option<PathBuf> {
+        self.master_key_file.clone().or_else(|| {
+            deprecated_var(
+                "EMBEDGATE_STORE_MASTER_KEY_FILE",
+                "EMBEDGATE_MASTER_KEY_FILE",
+            )
+            .map(PathBuf::from)
+        })
     }
 
     /// The master key: EMBEDGATE_MASTER_KEY, else the key file (created if
     /// asked and missing).
     pub fn master_key(&self) -> anyhow::Result<MasterKey> {
+        let key_file = self.key_file();
         if std::env::var_os(MASTER_KEY_ENV).is_none() && self.create_key_file {
-            let Some(path) = &self.master_key_file else {
+            let Some(path) = &key_file else {
                 bail!("--create-key-file needs --master-key-file PATH");
             };
             if !path.exists() {
@@ -72,26 +94,24 @@ impl StoreArgs {
                 return Ok(key);
             }
         }
-        Ok(MasterKey::from_env_or_file(
-            self.master_key_file.as_deref(),
-        )?)
+        Ok(MasterKey::from_env_or_file(key_file.as_deref())?)
     }
 
     /// Opens the store with the master key.
     pub fn open(&self) -> anyhow::Result<Store> {
         let url = self.url()?;
         let key = self.master_key()?;
-        Ok(Store::open(url, key)?)
+        Ok(Store::open(&url, key)?)
     }
 
     /// Opens the store with an explicit key.
     pub fn open_with(&self, key: MasterKey) -> anyhow::Result<Store> {
-        Ok(Store::open(self.url()?, key)?)
+        Ok(Store::open(&self.url()?, key)?)
     }
 
     /// The store URL as given.
     pub fn store_url(&self) -> anyhow::Result<String> {
-        self.url().map(str::to_owned)
+        self.url()
     }
 
     /// `--actor`, else `$USER`, else `$LOGNAME`, else `cli` (containers and

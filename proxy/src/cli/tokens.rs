@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use embedgate_store::{NewAdminToken, Role};
 
+use super::one_time_value;
 use super::store_args::{now, print_json, time_text, StoreArgs, STORE_HELP};
 
 /// Arguments of `embedgate tokens`.
@@ -21,7 +22,9 @@ pub struct TokensArgs {
 
 #[derive(Debug, Subcommand)]
 enum TokensCommand {
-    /// Create an admin API token. Prints it this once and never again.
+    /// Create an admin API token. Prints it this once and never again, on a
+    /// terminal, or with --json into a pipe or file (without --json it
+    /// refuses and creates nothing).
     Create {
         /// Role: owner (everything), admin (secrets and credentials), viewer (read only).
         #[arg(long, value_name = "ROLE")]
@@ -41,6 +44,9 @@ enum TokensCommand {
 
 pub fn run(args: TokensArgs) -> anyhow::Result<ExitCode> {
     let s = &args.store;
+    if matches!(args.command, TokensCommand::Create { .. }) {
+        one_time_value::ensure_may_show(s.json, "the new token")?;
+    }
     let store = s.open()?;
     let now = now();
     match args.command {

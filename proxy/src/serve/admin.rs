@@ -10,10 +10,12 @@ use http::{header, HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use super::config::LimitsConfig;
+use super::connection_deadline::{Deadline, GuardedBody};
 use super::refusal::full;
 use super::service::State;
 use super::upstream::ProxyBody;
@@ -89,13 +91,19 @@ async fn dispatch(
     answer(&req, state)
 }
 
-/// Serves the admin endpoints until `stop` flips.
+/// Serves the admin endpoints until `stop` flips. The header and idle
+/// deadlines of `[limits]` apply here too (`connection_deadline.rs`).
 pub async fn serve(
     listener: TcpListener,
     state: Arc<State>,
     api: Option<Arc<AdminApi>>,
+    limits: LimitsConfig,
     mut stop: watch::Receiver<bool>,
 ) {
+    let mut builder = http1::Builder::new();
+    // Deadlines are `connection_deadline.rs`'s; hyper's would also cut
+    // keep-alive short.
+    builder.timer(TokioTimer::new()).header_read_timeout(None);
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -104,15 +112,24 @@ pub async fn serve(
         let Ok((stream, _)) = accepted else { continue };
         let state = Arc::clone(&state);
         let api = api.clone();
+        let builder = builder.clone();
+        let deadline = Deadline::new(limits.header_read_timeout, limits.keepalive_idle_timeout);
         tokio::spawn(async move {
+            let requests = deadline.clone();
             let svc = service_fn(move |req| {
                 let state = Arc::clone(&state);
                 let api = api.clone();
-                async move { Ok::<_, Infallible>(dispatch(req, &state, api.as_deref()).await) }
+                let in_flight = requests.request_started();
+                async move {
+                    let resp = dispatch(req, &state, api.as_deref()).await;
+                    Ok::<_, Infallible>(resp.map(|b| GuardedBody::new(b, in_flight)))
+                }
             });
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc)
-                .await;
+            let conn = builder.serve_connection(TokioIo::new(deadline.watch(stream)), svc);
+            tokio::select! {
+                _ = conn => {}
+                _ = deadline.passed() => {}
+            }
         });
     }
 }

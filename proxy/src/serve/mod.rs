@@ -5,9 +5,11 @@
 //! `replay_cache.rs`), opens a session (`session_cookie.rs`) and goes
 //! upstream (`upstream.rs`, headers cleaned in `headers.rs`). Any other
 //! request needs a session cookie covering its path. Everything around it:
-//! configuration (`config.rs`), TLS (`tls.rs`), the admin listener
+//! configuration (`config/`), TLS (`tls.rs`), client connection limits
+//! (`connection_deadline.rs`, the accept loop here), the admin listener
 //! (`admin.rs`, `metrics.rs`), `last_used_at` (`usage.rs`), graceful
-//! shutdown (`shutdown.rs`).
+//! shutdown (`shutdown.rs`), the start-time checks of `serve --check`
+//! (`preflight.rs`).
 //!
 //! Start it in-process with [`Server::bind`] (or [`Server::bind_with_source`]
 //! for another secret source) and [`Server::run`], or in one call with [`run`].
@@ -15,9 +17,11 @@
 mod admin;
 mod change_feed;
 pub mod config;
+mod connection_deadline;
 mod expiry_purge;
 mod headers;
 mod metrics;
+pub mod preflight;
 mod refusal;
 mod replay;
 mod replay_cache;
@@ -39,18 +43,21 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use embedgate_core::VerifyPolicy;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 pub use config::Config;
+use config::LimitsConfig;
+use connection_deadline::{Deadline, GuardedBody};
 use secret_cache::{CredentialSpec, SecretCache};
 pub use secret_source::{SecretRecord, SecretSource};
 use service::{Route, State};
@@ -171,16 +178,15 @@ impl Server {
             .await
             .with_context(|| {
                 format!(
-                    "config key `listen.public`: cannot listen on {}",
+                    "{}: cannot listen on {}",
+                    config.key("listen.public"),
                     config.public_addr
                 )
             })?;
         let admin = match config.admin_addr {
-            Some(a) => Some(
-                TcpListener::bind(a)
-                    .await
-                    .with_context(|| format!("config key `listen.admin`: cannot listen on {a}"))?,
-            ),
+            Some(a) => Some(TcpListener::bind(a).await.with_context(|| {
+                format!("{}: cannot listen on {a}", config.key("listen.admin"))
+            })?),
             None => None,
         };
         let insecure = config.session.insecure_dev_cookies;
@@ -319,6 +325,7 @@ impl Server {
                 admin,
                 Arc::clone(&state),
                 api,
+                config.limits.clone(),
                 stop_rx.clone(),
             ));
         }
@@ -330,15 +337,26 @@ impl Server {
         );
 
         let drain = shutdown::Drain::new();
+        let conns = Arc::new(Connections::new(config.limits.clone()));
+        // Beyond `max_connections` the loop stops accepting: new connections
+        // wait in the kernel's listen backlog until one closes.
+        let slots = Arc::new(Semaphore::new(conns.limits.max_connections));
         tokio::pin!(shutdown);
         loop {
+            let slot = tokio::select! {
+                _ = &mut shutdown => break,
+                slot = Arc::clone(&slots).acquire_owned() => match slot {
+                    Ok(s) => s,
+                    Err(_) => break,
+                },
+            };
             let (stream, peer) = tokio::select! {
                 _ = &mut shutdown => break,
                 accepted = public.accept() => match accepted {
                     Ok(a) => a,
                     Err(e) => {
                         tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }
                 },
@@ -346,19 +364,26 @@ impl Server {
             let _ = stream.set_nodelay(true);
             let state = Arc::clone(&state);
             let guard = drain.guard();
+            let conns = Arc::clone(&conns);
             match &tls {
                 None => {
-                    tokio::spawn(serve_connection(stream, peer, state, guard));
+                    tokio::spawn(async move {
+                        serve_connection(&conns, stream, peer, state, guard).await;
+                        drop(slot);
+                    });
                 }
                 Some(acceptor) => {
                     let acceptor = acceptor.clone();
                     tokio::spawn(async move {
-                        match acceptor.accept(stream).await {
-                            Ok(tls_stream) => {
-                                serve_connection(tls_stream, peer, state, guard).await
+                        let handshake = conns.limits.tls_handshake_timeout;
+                        match tokio::time::timeout(handshake, acceptor.accept(stream)).await {
+                            Ok(Ok(tls_stream)) => {
+                                serve_connection(&conns, tls_stream, peer, state, guard).await
                             }
-                            Err(e) => tracing::debug!(error = %e, "TLS handshake failed"),
+                            Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                            Err(_) => tracing::debug!("TLS handshake timed out"),
                         }
+                        drop(slot);
                     });
                 }
             }
@@ -376,7 +401,29 @@ impl Server {
     }
 }
 
+/// What every public connection is served with: the HTTP/1 and HTTP/2
+/// settings and `[limits]`.
+struct Connections {
+    http: auto::Builder<TokioExecutor>,
+    limits: LimitsConfig,
+}
+
+impl Connections {
+    fn new(limits: LimitsConfig) -> Connections {
+        let mut http = auto::Builder::new(TokioExecutor::new());
+        // hyper's header timeout also runs while a keep-alive connection is
+        // idle, so it would cut keep-alive short; `connection_deadline.rs`
+        // enforces both deadlines, for HTTP/1 and HTTP/2 alike.
+        http.http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(None);
+        http.http2().timer(TokioTimer::new());
+        Connections { http, limits }
+    }
+}
+
 async fn serve_connection<IO>(
+    conns: &Connections,
     io: IO,
     peer: SocketAddr,
     state: Arc<State>,
@@ -386,23 +433,46 @@ async fn serve_connection<IO>(
 {
     // Formatted once per connection, not per request.
     let client_ip = headers::forwarded_for(peer.ip());
+    // From here (after any TLS handshake) the first request head is due.
+    let deadline = Deadline::new(
+        conns.limits.header_read_timeout,
+        conns.limits.keepalive_idle_timeout,
+    );
+    let io = deadline.watch(io);
+    let requests = deadline.clone();
     let svc = service_fn(move |req| {
         let state = Arc::clone(&state);
         let client_ip = client_ip.clone();
-        async move { Ok::<_, Infallible>(service::handle(state, req, client_ip).await) }
+        let in_flight = requests.request_started();
+        async move {
+            let resp = service::handle(state, req, client_ip).await;
+            Ok::<_, Infallible>(resp.map(|b| GuardedBody::new(b, in_flight)))
+        }
     });
-    let builder = auto::Builder::new(TokioExecutor::new());
-    let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), svc);
+    let conn = conns
+        .http
+        .serve_connection_with_upgrades(TokioIo::new(io), svc);
     tokio::pin!(conn);
     let mut shutting_down = guard.shutting_down.clone();
-    tokio::select! {
+    let overstayed = tokio::select! {
         r = conn.as_mut() => {
             if let Err(e) = r {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
             return;
         }
-        _ = shutting_down.wait_for(|s| *s) => {}
+        _ = deadline.passed() => true,
+        _ = shutting_down.wait_for(|s| *s) => false,
+    };
+    if overstayed {
+        tracing::debug!(peer = %peer, "connection closed: header or idle timeout");
+        // HTTP/1: nothing is in flight, so just close. HTTP/2: GOAWAY
+        // first, briefly.
+        if deadline.is_h2() {
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(Duration::from_secs(1), conn).await;
+        }
+        return;
     }
     conn.as_mut().graceful_shutdown();
     let _ = conn.await;

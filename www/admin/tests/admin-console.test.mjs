@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -69,12 +69,15 @@ upstream = "http://127.0.0.1:${backend.address().port}"
     env: { ...process.env, EMBEDGATE_MASTER_KEY: MASTER_KEY, EMBEDGATE_LOG: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // The first start writes the owner token to a file (mode 0600) and
+  // prints only the file's path.
   const got = await waitForLines(proxy, {
-    token: /admin token: (egadm_[A-Za-z0-9_-]+)/,
+    tokenFile: /first admin token .* it is in (\S+) \(mode 0600\)/,
     pub: /listening on (\S+)/,
     admin: /admin on (\S+)/,
   });
-  ownerToken = got.token;
+  ownerToken = readFileSync(got.tokenFile, 'utf8').trim();
+  assert.match(ownerToken, /^egadm_[A-Za-z0-9_-]+$/);
   publicAddr = got.pub;
   adminAddr = got.admin;
   browser = await chromium.launch({
