@@ -288,11 +288,12 @@ async fn apply(
         return full_resync(cache, store).await;
     }
     let s = store.clone();
-    let (_, keys) = tokio::task::spawn_blocking(move || s.load_embed_keys_for(&ids))
+    let load = tokio::task::spawn_blocking(move || s.load_keys_for(&ids))
         .await
         .map_err(|e| format!("reload task failed: {e}"))?
         .map_err(|e| format!("store_unreachable: reload failed: {e}"))?;
-    let records: Vec<SecretRecord> = keys
+    let records: Vec<SecretRecord> = load
+        .keys
         .into_iter()
         .map(|k| SecretRecord {
             client_id: k.client_id,
