@@ -109,4 +109,20 @@ pub use paging::{ListPage, ListRequest, MAX_PAGE_ITEMS};
 pub use store::Store;
 pub use timestamp::{format_rfc3339, parse_rfc3339};
 pub use writer::NOTIFY_CHANNEL;
+
+/// The TLS connector of the store's PostgreSQL connections (rustls).
+#[cfg(feature = "postgres")]
+pub use tokio_postgres_rustls::MakeRustlsConnect as PostgresTls;
+
+/// How the store connects to the PostgreSQL at `url`: the configuration
+/// (without `sslmode` and `sslrootcert`, which tokio-postgres does not
+/// fully know) and a TLS connector that does what `sslmode` asks, with
+/// libpq's meanings. For another connection to the store's database, such
+/// as a proxy's `LISTEN`.
+#[cfg(feature = "postgres")]
+pub fn postgres_connect_config(
+    url: &str,
+) -> Result<(tokio_postgres::Config, PostgresTls), StoreError> {
+    postgres::tls::configure(url)
+}
 pub use zeroize::Zeroizing;
