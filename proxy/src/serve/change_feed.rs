@@ -89,7 +89,13 @@ async fn follow(
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(3));
     }
-    config.application_name("embedgate change feed");
+    // Named after the store's connections (`application_name` in the URL,
+    // else "embedgate"), so an operator sees whose feed it is.
+    let name = format!(
+        "{} change feed",
+        config.get_application_name().unwrap_or("embedgate")
+    );
+    config.application_name(&name);
     let (client, mut connection) = config
         .connect(tls)
         .await

@@ -414,8 +414,12 @@ impl SecretCache {
                 .or_insert_with(|| Arc::new(AtomicI64::new(0)))
                 .value(),
         );
-        let verifications =
-            Arc::clone(self.verifications.entry(kid.to_owned()).or_default().value());
+        let verifications = Arc::clone(
+            self.verifications
+                .entry(kid.to_owned())
+                .or_default()
+                .value(),
+        );
         (usage, verifications)
     }
 

@@ -129,7 +129,8 @@ fn connect(config: &postgres::Config, tls: &MakeRustlsConnect) -> Result<Client,
 impl PostgresBackend {
     /// Connects, hands a read-only transaction to `check` (the master key
     /// is checked before anything is written), migrates, and sets up the
-    /// pool.
+    /// pool. A connection lost midway is replaced once: every step is
+    /// idempotent.
     pub(crate) fn open(
         url: &str,
         _options: StoreOptions,
@@ -143,7 +144,30 @@ impl PostgresBackend {
         if config.get_application_name().is_none() {
             config.application_name("embedgate");
         }
-        let mut client = connect(&config, &tls)?;
+        let schema = match Self::prepare(&config, &tls, check) {
+            Err(StoreError::Unavailable(_)) => Self::prepare(&config, &tls, check)?,
+            done => done?,
+        };
+        let pool = r2d2::Pool::builder()
+            .max_size(POOL_SIZE)
+            .min_idle(Some(0))
+            .connection_timeout(Duration::from_secs(5))
+            // A dead connection shows when it is used; the transaction is
+            // then run again on another (see `run`), so no test query is
+            // spent on every checkout.
+            .test_on_check_out(false)
+            .error_handler(Box::new(r2d2::NopErrorHandler))
+            .build_unchecked(PostgresConnectionManager::new(config, tls));
+        Ok(PostgresBackend { pool, schema })
+    }
+
+    /// On one connection: finds the schema, checks, migrates.
+    fn prepare(
+        config: &postgres::Config,
+        tls: &MakeRustlsConnect,
+        check: &mut TxBody<'_>,
+    ) -> Result<String, StoreError> {
+        let mut client = connect(config, tls)?;
         let schema: Option<String> = client.query_one("SELECT current_schema()", &[])?.get(0);
         let Some(schema) = schema else {
             return Err(StoreError::invalid(
@@ -157,18 +181,7 @@ impl PostgresBackend {
             tx.commit()?;
         }
         migrations::migrate(&mut client)?;
-        drop(client);
-        let pool = r2d2::Pool::builder()
-            .max_size(POOL_SIZE)
-            .min_idle(Some(0))
-            .connection_timeout(Duration::from_secs(5))
-            // A dead connection shows when it is used; the transaction is
-            // then run again on another (see `run`), so no test query is
-            // spent on every checkout.
-            .test_on_check_out(false)
-            .error_handler(Box::new(r2d2::NopErrorHandler))
-            .build_unchecked(PostgresConnectionManager::new(config, tls));
-        Ok(PostgresBackend { pool, schema })
+        Ok(schema)
     }
 
     /// Runs `attempt` on a pooled connection. If the connection turns out
