@@ -93,9 +93,11 @@ pub(crate) fn check(sql: &mut dyn Sql, key: &MasterKey) -> Result<KeyCheck, Stor
 }
 
 /// Records `key` as the store's key if the store has none yet (a new
-/// store); called with the write lock held, so two processes opening a
-/// new store at once agree on one key.
+/// store). Takes the write lock first and checks again under it, so two
+/// processes opening a new store at once agree on one key.
 pub(crate) fn record_if_fresh(sql: &mut dyn Sql, key: &MasterKey) -> Result<(), StoreError> {
+    let lock = sql.dialect().lock_revision;
+    sql.int(lock, &[])?;
     if check(sql, key)? == KeyCheck::Fresh {
         let c = seal(key)?;
         sql.execute(

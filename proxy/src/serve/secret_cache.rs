@@ -10,7 +10,7 @@
 //! A row whose value cannot be decrypted fails closed on its own: an embed
 //! secret stays known by its client id but refuses every URL
 //! (`key_inactive`) and session; a credential is not injected (its routes
-//! answer 502). Both are listed in [`RowErrors`] for `/readyz`, `/metrics`
+//! answer 502). Both are listed in `RowErrors` (`store_health.rs`) for `/readyz`, `/metrics`
 //! and the log, and every other change keeps applying.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};

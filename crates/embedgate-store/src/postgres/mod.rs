@@ -144,8 +144,11 @@ impl PostgresBackend {
         if config.get_application_name().is_none() {
             config.application_name("embedgate");
         }
-        let schema = match Self::prepare(&config, &tls, check) {
-            Err(StoreError::Unavailable(_)) => Self::prepare(&config, &tls, check)?,
+        // A refused connection (server down, TLS refused) is reported as
+        // it is; a connection lost after it was made is replaced once.
+        let client = connect(&config, &tls)?;
+        let schema = match Self::prepare(client, check) {
+            Err(StoreError::Unavailable(_)) => Self::prepare(connect(&config, &tls)?, check)?,
             done => done?,
         };
         let pool = r2d2::Pool::builder()
@@ -162,12 +165,7 @@ impl PostgresBackend {
     }
 
     /// On one connection: finds the schema, checks, migrates.
-    fn prepare(
-        config: &postgres::Config,
-        tls: &MakeRustlsConnect,
-        check: &mut TxBody<'_>,
-    ) -> Result<String, StoreError> {
-        let mut client = connect(config, tls)?;
+    fn prepare(mut client: Client, check: &mut TxBody<'_>) -> Result<String, StoreError> {
         let schema: Option<String> = client.query_one("SELECT current_schema()", &[])?.get(0);
         let Some(schema) = schema else {
             return Err(StoreError::invalid(
