@@ -83,7 +83,11 @@ impl Fleet {
             .await
             .unwrap();
         let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+        // The proxies' connections carry the schema in their name, so a
+        // test kills only its own (tests run side by side).
+        let url = format!(
+            "{base}{sep}options=-csearch_path%3D{schema}&application_name=embedgate-{schema}"
+        );
         let dir = tempfile::tempdir().unwrap();
         let key_file = dir.path().join("master.key");
         let key = MasterKey::generate_to_file(&key_file).unwrap();
@@ -218,9 +222,9 @@ upstream = "http://{backend}"
         let rows = admin
             .query(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-                 WHERE application_name LIKE 'embedgate%' AND pid <> pg_backend_pid() \
+                 WHERE application_name LIKE $1 AND pid <> pg_backend_pid() \
                  AND datname = current_database()",
-                &[],
+                &[&format!("embedgate-{}%", self.schema)],
             )
             .await
             .unwrap();
@@ -416,4 +420,175 @@ async fn an_unreachable_redis_follows_on_unavailable() {
     assert_eq!(rejected.reason().as_deref(), Some("replay_unavailable"));
     let allowed = get(f.procs[1].public, &url, &[]).await;
     assert_eq!(allowed.status, StatusCode::OK, "{:?}", allowed.reason());
+}
+
+/// Runs the real CLI against the fleet's store; asserts it succeeded.
+fn cli(f: &Fleet, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_embedgate"))
+        .args(args)
+        .arg("--master-key-file")
+        .arg(&f.key_file)
+        .env_remove("EMBEDGATE_MASTER_KEY")
+        .env("EMBEDGATE_STORE", &f.url)
+        .env("USER", "tester")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "embedgate {args:?} failed: {text}");
+    text
+}
+
+async fn row_id(f: &Fleet, client_id: &str) -> String {
+    pg(&f.url)
+        .await
+        .query_one("SELECT id FROM secrets WHERE client_id = $1", &[&client_id])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// Waits until every proxy answers `want` for the secret; returns the time
+/// from `since` to the last one.
+async fn everywhere(
+    f: &Fleet,
+    kid: &str,
+    secret: &str,
+    want: (StatusCode, Option<&str>),
+    since: Instant,
+) -> Duration {
+    for p in f.publics() {
+        support::within(Duration::from_secs(10), || async {
+            let (s, r) = status_of(p, kid, secret).await;
+            (s, r.as_deref()) == want
+        })
+        .await
+        .unwrap_or_else(|| panic!("proxy {p} never answered {want:?} for {kid}"));
+    }
+    since.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_row_is_refused_alone_and_never_freezes_the_fleet() {
+    let backend = Backend::start().await;
+    let mut f = Fleet::new().await;
+    let (kid_a, secret_a) = f.create_secret("fleet-a");
+    let (kid_b, secret_b) = f.create_secret("fleet-b");
+    let (kid_c, secret_c) = f.create_secret("fleet-c");
+    f.start(2, &backend, "").await;
+    let (id_a, id_b) = (row_id(&f, &kid_a).await, row_id(&f, &kid_b).await);
+    // While the proxies run: b's row gets a's ciphertext.
+    let n = pg(&f.url)
+        .await
+        .execute(
+            "UPDATE secrets SET (nonce, ciphertext) = \
+             (SELECT nonce, ciphertext FROM secrets WHERE id = $1) WHERE id = $2",
+            &[&id_a, &id_b],
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    // Then a third secret is deleted with the CLI: refused within 1 s.
+    cli(&f, &["secrets", "delete", "fleet-c", "--yes"]);
+    let took = everywhere(
+        &f,
+        &kid_c,
+        &secret_c,
+        (StatusCode::FORBIDDEN, Some("unknown_key")),
+        Instant::now(),
+    )
+    .await;
+    println!(
+        "deletion after the damage refused by both proxies in {:.0} ms",
+        took.as_secs_f64() * 1000.0
+    );
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    // When the damaged row is read (it changes), it is refused alone.
+    cli(
+        &f,
+        &["secrets", "describe", "fleet-b", "--description", "touched"],
+    );
+    let took = everywhere(
+        &f,
+        &kid_b,
+        &secret_b,
+        (StatusCode::FORBIDDEN, Some("key_inactive")),
+        Instant::now(),
+    )
+    .await;
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    for p in &f.procs {
+        assert_eq!(
+            status_of(p.public, &kid_a, &secret_a).await.0,
+            StatusCode::OK
+        );
+        let ready = get(p.admin, "/readyz", &[]).await;
+        assert_eq!(ready.status, StatusCode::OK);
+        let body = ready.json();
+        assert_eq!(body["status"], "degraded", "{body}");
+        assert_eq!(body["unreadable_rows"][0]["id"], id_b.as_str(), "{body}");
+    }
+    // A restarted proxy starts and serves the healthy secrets.
+    f.procs.remove(0);
+    f.start(1, &backend, "").await;
+    let fresh = f.procs.last().unwrap();
+    assert_eq!(
+        status_of(fresh.public, &kid_a, &secret_a).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status_of(fresh.public, &kid_b, &secret_b).await,
+        (StatusCode::FORBIDDEN, Some("key_inactive".into()))
+    );
+    let body = get(fresh.admin, "/readyz", &[]).await.json();
+    assert_eq!(body["unreadable_rows"][0]["id"], id_b.as_str(), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_whose_notification_is_lost_applies_within_one_resync_interval() {
+    const RESYNC: Duration = Duration::from_secs(2); // `Fleet::start`'s resync_interval
+    let backend = Backend::start().await;
+    let mut f = Fleet::new().await;
+    let (kid, secret) = f.create_secret("fleet-silent");
+    f.start(2, &backend, "").await;
+    let id = row_id(&f, &kid).await;
+    // A deletion committed without NOTIFY, as if the notification were lost.
+    let mut client = pg(&f.url).await;
+    let tx = client.transaction().await.unwrap();
+    let revision: i64 = tx
+        .query_one(
+            "UPDATE store_meta SET value = value + 1 WHERE key = 'revision' RETURNING value",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    tx.execute("DELETE FROM secrets WHERE id = $1", &[&id])
+        .await
+        .unwrap();
+    tx.execute(
+        "INSERT INTO change_log (at, actor, action, kind, subject_id, subject_name, changes, revision) \
+         VALUES ($1, 'test', 'delete', 'embed_secret', $2, 'fleet-silent', '[]', $3)",
+        &[&(now() as i64), &id, &revision],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let took = everywhere(
+        &f,
+        &kid,
+        &secret,
+        (StatusCode::FORBIDDEN, Some("unknown_key")),
+        Instant::now(),
+    )
+    .await;
+    println!(
+        "a change without notification applied on both proxies after {:.0} ms (resync_interval {RESYNC:?})",
+        took.as_secs_f64() * 1000.0
+    );
+    // One interval, plus the time to read one row and answer.
+    assert!(took < RESYNC + Duration::from_millis(750), "took {took:?}");
 }

@@ -379,3 +379,96 @@ fn kill_9_during_rotate_master_key_then_rerun_leaves_every_secret_readable() {
         key = new_key;
     }
 }
+
+#[test]
+fn store_verify_names_every_damaged_row_and_exits_1() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store.db");
+    let url = format!("sqlite://{}", path.display());
+    let key_file = dir.path().join("master.key");
+    let key = MasterKey::generate_to_file(&key_file).expect("key");
+    let (a, b, cred) = {
+        let store = Store::open(&url, key).expect("open");
+        let create = |name: &str| {
+            store
+                .create_embed_secret(
+                    &NewEmbedSecret {
+                        name: name.into(),
+                        ..NewEmbedSecret::default()
+                    },
+                    "setup",
+                    1_700_000_000,
+                )
+                .expect("create")
+        };
+        let (a, b) = (create("alpha"), create("bravo"));
+        let cred = store
+            .create_credential(
+                &NewCredential {
+                    name: "grafana".into(),
+                    ..NewCredential::default()
+                },
+                "credential-value",
+                "setup",
+                1_700_000_000,
+            )
+            .expect("credential");
+        (a, b, cred)
+    };
+    let verify = || with(&url, &key_file, &["store", "verify"]);
+    let healthy = ok(verify(), None);
+    assert!(
+        healthy.contains("3 sealed value(s): 0 unreadable"),
+        "{healthy}"
+    );
+
+    // b gets a's ciphertext, the credential a flipped byte.
+    let c = rusqlite::Connection::open(&path).expect("raw");
+    c.execute(
+        "UPDATE secrets SET (nonce, ciphertext) = \
+         (SELECT nonce, ciphertext FROM secrets WHERE id = ?1) WHERE id = ?2",
+        [&a.secret.id, &b.secret.id],
+    )
+    .expect("copy");
+    c.execute(
+        "UPDATE secrets SET ciphertext = CAST(zeroblob(40) AS BLOB) WHERE id = ?1",
+        [&cred.id],
+    )
+    .expect("flip");
+    drop(c);
+
+    let o = run(verify(), None);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let bad: Vec<&str> = out.lines().filter(|l| l.starts_with("BAD ")).collect();
+    assert_eq!(bad.len(), 2, "{out}");
+    assert!(
+        bad.iter().any(|l| l.contains(&b.secret.id)
+            && l.contains("embed_secret")
+            && l.contains("\"bravo\"")),
+        "{out}"
+    );
+    assert!(
+        bad.iter()
+            .any(|l| l.contains(&cred.id) && l.contains("credential") && l.contains("\"grafana\"")),
+        "{out}"
+    );
+    assert!(!out.contains(&a.secret.id), "a is fine: {out}");
+    assert!(out.contains("2 unreadable"), "{out}");
+    for v in [a.value.as_str(), b.value.as_str(), "credential-value"] {
+        assert!(!text(&o).contains(v), "a value was printed");
+    }
+    // --json: the same, for machines.
+    let o = run(with(&url, &key_file, &["store", "verify", "--json"]), None);
+    assert_eq!(o.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(report["rows_checked"], 3);
+    assert_eq!(report["unreadable"].as_array().map(Vec::len), Some(2));
+    assert_eq!(report["unreadable"][0]["error"], "decrypt_failed");
+
+    // A wrong key fails before any row, as one clear line.
+    let wrong = dir.path().join("wrong.key");
+    MasterKey::generate_to_file(&wrong).expect("wrong key");
+    let err = fails(with(&url, &wrong, &["store", "verify"]), None);
+    assert!(err.contains("wrong master key"), "{err}");
+}

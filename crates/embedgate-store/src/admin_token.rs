@@ -17,8 +17,12 @@ use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 use zeroize::Zeroizing;
 
-use crate::change_log::FieldChange;
+use crate::change_log::{Change, ChangeAction, FieldChange, SubjectKind};
+use crate::checked::{Actor, NewToken};
 use crate::error::StoreError;
+use crate::paging::{self, ListPage, ListRequest};
+use crate::sql::{params, Sql, SqlRow};
+use crate::writer::Writer;
 
 /// Prefix of every admin token.
 pub const ADMIN_TOKEN_PREFIX: &str = "egadm_";
@@ -175,6 +179,194 @@ pub(crate) fn logged_fields(token: &AdminToken, created: bool) -> Vec<FieldChang
             FieldChange::new("role", role, None),
         ]
     }
+}
+
+// ----- the `admin_tokens` table: hashes of admin API tokens, never the tokens
+
+const KIND: SubjectKind = SubjectKind::AdminToken;
+const COLUMNS: &str = "id, name, role, created_by, created_at, last_used_at";
+
+/// `last_used_at` is written at most once per this many seconds per token,
+/// so reading the API does not turn into a write per request.
+pub(crate) const LAST_USED_GRANULARITY: i64 = 60;
+
+fn read(r: &dyn SqlRow) -> Result<AdminToken, StoreError> {
+    Ok(AdminToken {
+        id: r.text(0)?,
+        name: r.text(1)?,
+        role: r.text(2)?.parse()?,
+        created_by: r.text(3)?,
+        created_at: r.int(4)?,
+        last_used_at: r.opt_int(5)?,
+    })
+}
+
+fn find(sql: &mut dyn Sql, id_or_name: &str) -> Result<Option<AdminToken>, StoreError> {
+    // Two indexed lookups; the id wins.
+    if let Some(t) = sql.first(
+        &format!("SELECT {COLUMNS} FROM admin_tokens WHERE id = ?1"),
+        params![id_or_name],
+        read,
+    )? {
+        return Ok(Some(t));
+    }
+    sql.first(
+        &format!("SELECT {COLUMNS} FROM admin_tokens WHERE lower(name) = lower(?1)"),
+        params![id_or_name],
+        read,
+    )
+}
+
+/// Inserts a new token and logs it; `name_taken` if the name is in use.
+pub(crate) fn create(
+    w: &mut Writer<'_>,
+    new: &NewToken,
+    actor: &Actor,
+    now: i64,
+) -> Result<CreatedAdminToken, StoreError> {
+    let token = &new.token;
+    if find(w.sql, &token.name)?.is_some_and(|t| t.name.eq_ignore_ascii_case(&token.name)) {
+        return Err(StoreError::NameTaken {
+            kind: KIND.noun(),
+            name: token.name.clone(),
+        });
+    }
+    w.sql.execute(
+        "INSERT INTO admin_tokens (id, name, role, lookup, token_hash, created_by, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            &token.id,
+            &token.name,
+            token.role.as_str(),
+            &new.lookup,
+            &new.hash[..],
+            &token.created_by,
+            token.created_at,
+        ],
+    )?;
+    w.record(Change {
+        at: now,
+        actor,
+        action: ChangeAction::Create,
+        kind: KIND,
+        subject_id: &token.id,
+        subject_name: &token.name,
+        client_id: None,
+        changes: logged_fields(token, true),
+    })?;
+    Ok(CreatedAdminToken {
+        token: token.clone(),
+        value: new.value.clone(),
+    })
+}
+
+/// Creates the token only if the store has none (first start).
+pub(crate) fn create_first(
+    w: &mut Writer<'_>,
+    new: &NewToken,
+    actor: &Actor,
+    now: i64,
+) -> Result<Option<CreatedAdminToken>, StoreError> {
+    let any = w
+        .sql
+        .first("SELECT id FROM admin_tokens LIMIT 1", &[], |r| r.text(0))?;
+    if any.is_some() {
+        return Ok(None);
+    }
+    create(w, new, actor, now).map(Some)
+}
+
+/// Every token, by name.
+pub(crate) fn all(sql: &mut dyn Sql) -> Result<Vec<AdminToken>, StoreError> {
+    let order = sql.dialect().name_key;
+    sql.rows(
+        &format!("SELECT {COLUMNS} FROM admin_tokens ORDER BY {order}, id"),
+        &[],
+        read,
+    )
+}
+
+/// One page of tokens, by name (`search` matches the name).
+pub(crate) fn page(
+    sql: &mut dyn Sql,
+    request: &ListRequest,
+) -> Result<ListPage<AdminToken>, StoreError> {
+    let q = request.search.to_lowercase();
+    paging::page(sql, "admin_tokens", COLUMNS, None, request, read, |t| {
+        q.is_empty() || t.name.to_lowercase().contains(&q)
+    })
+}
+
+/// The token a presented bearer token belongs to, if any (hashes compared
+/// in constant time).
+pub(crate) fn find_presented(
+    sql: &mut dyn Sql,
+    presented: &str,
+) -> Result<Option<AdminToken>, StoreError> {
+    let Some(lookup) = lookup_key(presented) else {
+        return Ok(None);
+    };
+    let presented_hash = hash(presented);
+    let mut found = None;
+    sql.query(
+        &format!("SELECT {COLUMNS}, token_hash FROM admin_tokens WHERE lookup = ?1"),
+        params![lookup],
+        &mut |r| {
+            if hash_matches(&r.bytes(6)?, &presented_hash) {
+                found = Some(read(r)?);
+            }
+            Ok(())
+        },
+    )?;
+    Ok(found)
+}
+
+/// Notes a use (not a logged change: no revision bump, no log entry).
+pub(crate) fn touch(sql: &mut dyn Sql, id: &str, now: i64) -> Result<(), StoreError> {
+    sql.execute(
+        "UPDATE admin_tokens SET last_used_at = ?2 WHERE id = ?1 \
+         AND (last_used_at IS NULL OR last_used_at < ?2)",
+        params![id, now],
+    )?;
+    Ok(())
+}
+
+/// Deletes a token and logs it; refuses to remove the last owner token.
+pub(crate) fn revoke(
+    w: &mut Writer<'_>,
+    id_or_name: &str,
+    actor: &Actor,
+    now: i64,
+) -> Result<AdminToken, StoreError> {
+    let token = find(w.sql, id_or_name)?.ok_or_else(|| StoreError::NotFound {
+        kind: KIND.noun(),
+        lookup: id_or_name.to_owned(),
+    })?;
+    if token.role == Role::Owner {
+        let owners = w.sql.int(
+            "SELECT count(*) FROM admin_tokens WHERE role = 'owner'",
+            &[],
+        )?;
+        if owners <= 1 {
+            return Err(StoreError::invalid(
+                "token",
+                "the last owner token cannot be revoked; create another owner token first",
+            ));
+        }
+    }
+    w.sql
+        .execute("DELETE FROM admin_tokens WHERE id = ?1", params![&token.id])?;
+    w.record(Change {
+        at: now,
+        actor,
+        action: ChangeAction::Delete,
+        kind: KIND,
+        subject_id: &token.id,
+        subject_name: &token.name,
+        client_id: None,
+        changes: logged_fields(&token, false),
+    })?;
+    Ok(token)
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use crate::fields;
 use crate::fingerprint::fingerprint;
 use crate::ids;
 use crate::lifecycle_rules::blank_row;
-use crate::sqlite::Row;
+use crate::row::Row;
 
 /// Who makes a change: required, trimmed, at most 200 characters.
 #[derive(Debug)]

@@ -119,14 +119,6 @@ impl StoreError {
     }
 }
 
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        // rusqlite errors carry SQL text and column names, never bound
-        // parameter values, so they are safe to show.
-        StoreError::Storage(e.to_string())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

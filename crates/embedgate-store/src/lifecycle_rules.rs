@@ -11,8 +11,8 @@ use crate::error::StoreError;
 use crate::fingerprint::fingerprint;
 use crate::maintenance::{PurgedSecret, RotationReport};
 use crate::master_key::MasterKey;
+use crate::row::Row;
 use crate::sealed::{self, RowBinding, Sealed};
-use crate::sqlite::Row;
 use crate::timestamp::format_rfc3339;
 
 pub(crate) fn time_text(t: Option<i64>) -> Option<String> {

@@ -27,6 +27,17 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         "warnings",
     ])?;
 
+    step("embedgate-store builds with PostgreSQL alone (no SQLite)");
+    cargo(&[
+        "check",
+        "-p",
+        "embedgate-store",
+        "--no-default-features",
+        "--features",
+        "postgres",
+        "--locked",
+    ])?;
+
     step("rustdoc -D warnings");
     let mut doc = cargo_cmd(&["doc", "--workspace", "--no-deps", "--locked"]);
     doc.env("RUSTDOCFLAGS", "-D warnings");

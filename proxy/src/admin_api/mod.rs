@@ -8,8 +8,8 @@
 //! `credentials.rs`, `tokens.rs`, `audit.rs`); `auth.rs` checks the token
 //! and role; `error.rs` maps errors to statuses. The store is synchronous,
 //! so every call runs on `spawn_blocking`. A change records the token's
-//! name as the actor and reloads the proxy's secret cache before the
-//! response is sent, so it applies at once.
+//! name as the actor and applies the rows it changed to the proxy's secret
+//! cache before the response is sent, so it applies at once.
 //!
 //! The console (`www/admin`) and the playground are served next to it by
 //! `console.rs`, embedded in the binary.
@@ -558,7 +558,7 @@ impl AdminApi {
     }
 
     /// A store write on the row named by the call's `{id}`, as the caller,
-    /// at the call's time, then a cache reload: the shape of every update,
+    /// at the call's time, then a cache update: the shape of every update,
     /// delete and (de)activation.
     pub async fn write_row<T: Send + 'static>(
         &self,
@@ -571,10 +571,11 @@ impl AdminApi {
         Ok(row)
     }
 
-    /// Makes a change visible to the proxy now (not at the next poll).
+    /// Makes a change visible to the proxy now (not at the next poll),
+    /// applying only the rows changed.
     pub async fn changed(&self) {
-        if let Err(e) = self.reload.reload().await {
-            tracing::warn!(error = %e, "admin API: cache reload after a change failed; the poll will retry");
+        if let Err(e) = self.reload.catch_up().await {
+            tracing::warn!(error = %e, "admin API: cache update after a change failed; the poll will retry");
         }
     }
 

@@ -43,6 +43,10 @@ enum StoreCommand {
         #[arg(long)]
         generate: bool,
     },
+    /// Check that the master key's canary and every sealed value (embed
+    /// secrets and credentials) decrypt. Prints one line per bad row and
+    /// exits 1 if there is any. Reads only.
+    Verify,
     /// Show the change log of the whole store, oldest first.
     Audit {
         /// Show entries after this sequence number.
@@ -131,6 +135,31 @@ pub fn run(args: StoreCmdArgs) -> anyhow::Result<ExitCode> {
                     "From now on use the key in {}; the old key no longer opens the store.",
                     new_key_file.display()
                 );
+            }
+        }
+        StoreCommand::Verify => {
+            let report = s.open()?.verify()?;
+            if json {
+                print_json(&report)?;
+            } else {
+                for bad in &report.unreadable {
+                    println!(
+                        "BAD {} {} {:?}: {}",
+                        bad.id,
+                        bad.kind.as_str(),
+                        bad.name,
+                        bad.error
+                    );
+                }
+                println!(
+                    "Checked the canary of master key id {} and {} sealed value(s): {} unreadable.",
+                    report.master_key_id,
+                    report.rows_checked,
+                    report.unreadable.len()
+                );
+            }
+            if !report.unreadable.is_empty() {
+                return Ok(ExitCode::FAILURE);
             }
         }
         StoreCommand::Audit { after, limit } => {

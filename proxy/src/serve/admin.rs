@@ -1,5 +1,5 @@
 //! The admin listener: `/healthz` (the process answers), `/readyz` (the
-//! secret cache is loaded), `/metrics` (Prometheus text), the admin API
+//! secret cache is loaded; degraded or not, see [`readyz`]), `/metrics` (Prometheus text), the admin API
 //! (`/api/v1/…`, `crate::admin_api`), the admin console (`/admin/`) and the
 //! playground (`/playground/`). Keep it off the public network.
 
@@ -34,30 +34,7 @@ fn answer(req: &Request<Incoming>, state: &State) -> Response<ProxyBody> {
     };
     match req.uri().path() {
         "/healthz" => text(StatusCode::OK, "ok\n".into(), "text/plain"),
-        "/readyz" => {
-            // Fleet mode with PostgreSQL unreachable: still 200 (the cache
-            // keeps verifying, so the load balancer should keep sending
-            // traffic), but the body says degraded, why, and how stale.
-            if let (true, Some(reason)) = (
-                state.cache.is_loaded(),
-                state.cache.sync_health().degraded(),
-            ) {
-                let body = serde_json::json!({
-                    "status": "degraded",
-                    "reason": reason,
-                    "staleness_seconds": state.cache.sync_health().staleness_secs(),
-                });
-                text(StatusCode::OK, format!("{body}\n"), "application/json")
-            } else if state.cache.is_loaded() {
-                text(StatusCode::OK, "ready\n".into(), "text/plain")
-            } else {
-                text(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "secret cache not loaded\n".into(),
-                    "text/plain",
-                )
-            }
-        }
+        "/readyz" => readyz(state, text),
         "/metrics" => text(
             StatusCode::OK,
             state.metrics.render(&state.cache, state.replay.entries())
@@ -66,6 +43,49 @@ fn answer(req: &Request<Incoming>, state: &State) -> Response<ProxyBody> {
         ),
         _ => text(StatusCode::NOT_FOUND, "not found\n".into(), "text/plain"),
     }
+}
+
+/// `/readyz`: 503 until the secret cache is loaded; then 200, with a
+/// plain `ready`, or a JSON body when the cache is degraded:
+///
+/// - fleet mode with PostgreSQL unreachable (`reason`, `staleness_seconds`);
+/// - stored rows whose value cannot be decrypted (`unreadable_rows`: id,
+///   kind, name; never a value). Each is refused on its own.
+///
+/// Degraded is still 200: the proxy verifies every other secret, and a bad
+/// row or a blinking database is the same on every proxy of a fleet, so a
+/// 503 would make the load balancer take the whole fleet out, every secret
+/// with it. Alert on the body or on `/metrics`
+/// (`embedgate_store_connected`, `embedgate_store_row_errors`).
+fn readyz(
+    state: &State,
+    text: impl Fn(StatusCode, String, &'static str) -> Response<ProxyBody>,
+) -> Response<ProxyBody> {
+    let cache = &state.cache;
+    if !cache.is_loaded() {
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "secret cache not loaded\n".into(),
+            "text/plain",
+        );
+    }
+    let sync = cache.sync_health().degraded();
+    let rows = cache.row_errors().list();
+    if sync.is_none() && rows.is_empty() {
+        return text(StatusCode::OK, "ready\n".into(), "text/plain");
+    }
+    let reason = sync.unwrap_or_else(|| "unreadable_rows".to_owned());
+    let rows: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|(id, e)| serde_json::json!({ "id": id, "kind": e.kind.as_str(), "name": e.name }))
+        .collect();
+    let body = serde_json::json!({
+        "status": "degraded",
+        "reason": reason,
+        "staleness_seconds": cache.sync_health().staleness_secs(),
+        "unreadable_rows": rows,
+    });
+    text(StatusCode::OK, format!("{body}\n"), "application/json")
 }
 
 /// Routes `/api/v1/…` to the admin API and `/admin/…`, `/playground/…` to

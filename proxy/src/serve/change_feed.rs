@@ -3,116 +3,43 @@
 //! Every committed change in the store sends
 //! `NOTIFY embedgate_changes, '{"schema","from","revision","ids","kids"}'`
 //! (revisions and ids only, never a value). Each proxy keeps one
-//! `tokio-postgres` connection that `LISTEN`s, and applies a notification
-//! to its cache:
+//! `tokio-postgres` connection (TLS as the store URL's `sslmode` asks) that
+//! `LISTEN`s; a notification newer than the cache makes the cache catch
+//! up: it reads, from the store's change log, the rows changed since its
+//! revision and applies only those ([`SecretCache::catch_up_blocking`]),
+//! so a missed notification is made up by the next one, and a row that
+//! cannot be decrypted is refused on its own while every other change
+//! applies. A notification not newer than the cache is ignored (already
+//! applied, for instance by the admin API of this proxy).
 //!
-//! - `from` equals the cache's revision: reload just the embed secrets
-//!   named in `kids`/`ids` (deleted ones drop out);
-//! - `from` is ahead of the cache's revision (a notification was missed),
-//!   or `ids` is `null` (credentials changed, a purge): full resync;
-//! - `revision` not newer than the cache: already applied, ignored.
-//!
-//! After every (re)connection the feed resyncs in full, since
+//! After every (re)connection the feed catches up the same way, since
 //! notifications sent while it was away are lost. Every
 //! `store.resync_interval` (10 s by default) it also compares the store's
-//! revision with the cache's, as a safety net. While PostgreSQL is
-//! unreachable the proxy keeps verifying from its cache; [`SyncHealth`]
-//! says so to `/readyz` and `/metrics`, and the feed retries with backoff.
+//! revision with the cache's and catches up if they differ, so a change
+//! whose notification was lost applies within one interval. While
+//! PostgreSQL is unreachable the proxy keeps verifying from its cache;
+//! [`SyncHealth`] says so to `/readyz` and `/metrics`, and the feed retries
+//! with backoff.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::Duration;
 
 use embedgate_store::Store;
 use futures_util::StreamExt as _;
 use tokio::sync::{mpsc, watch};
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
 
-use super::secret_cache::SecretCache;
-use super::secret_source::{SecretRecord, SecretSource};
+use super::secret_cache::{CatchUp, SecretCache};
+use super::secret_source::SecretSource;
+use super::store_health::SyncHealth;
 
-/// How the cache keeps up with a PostgreSQL store. In SQLite mode it is
-/// never `tracked`, and `/readyz` ignores it.
-#[derive(Debug, Default)]
-pub struct SyncHealth {
-    tracked: AtomicBool,
-    connected: AtomicBool,
-    /// Unix milliseconds of the last moment the cache was known current.
-    last_current_ms: AtomicU64,
-    reason: Mutex<Option<String>>,
-    resyncs: AtomicU64,
-    notifications: AtomicU64,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-impl SyncHealth {
-    /// `None` when healthy (or not in fleet mode); else why the cache may
-    /// be stale.
-    pub fn degraded(&self) -> Option<String> {
-        if !self.tracked.load(Ordering::Acquire) || self.connected.load(Ordering::Acquire) {
-            return None;
-        }
-        Some(
-            self.reason
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone()
-                .unwrap_or_else(|| "store_unreachable".into()),
-        )
-    }
-
-    /// Seconds since the cache was last known to match the store (0 while
-    /// connected and following, or outside fleet mode).
-    pub fn staleness_secs(&self) -> f64 {
-        if !self.tracked.load(Ordering::Acquire) || self.connected.load(Ordering::Acquire) {
-            return 0.0;
-        }
-        let last = self.last_current_ms.load(Ordering::Acquire);
-        now_ms().saturating_sub(last) as f64 / 1000.0
-    }
-
-    /// Whether the proxy follows a PostgreSQL store.
-    pub fn tracked(&self) -> bool {
-        self.tracked.load(Ordering::Acquire)
-    }
-
-    /// Full resyncs done so far.
-    pub fn resyncs(&self) -> u64 {
-        self.resyncs.load(Ordering::Relaxed)
-    }
-
-    /// Change notifications received so far.
-    pub fn notifications(&self) -> u64 {
-        self.notifications.load(Ordering::Relaxed)
-    }
-
-    fn up(&self) {
-        self.last_current_ms.store(now_ms(), Ordering::Release);
-        self.connected.store(true, Ordering::Release);
-    }
-
-    fn down(&self, reason: &str) {
-        if self.connected.swap(false, Ordering::AcqRel) {
-            // Known current until just now.
-            self.last_current_ms.store(now_ms(), Ordering::Release);
-        }
-        *self.reason.lock().unwrap_or_else(PoisonError::into_inner) = Some(reason.to_owned());
-    }
-}
-
-/// One notification, as sent by the store.
+/// What the feed reads of a notification (`from`, `ids` and `kids` serve
+/// listeners that reload by notification alone; this one reads the
+/// change log).
 #[derive(Debug, serde::Deserialize)]
 struct Notice {
     schema: String,
-    from: u64,
     revision: u64,
-    ids: Option<Vec<String>>,
-    kids: Option<Vec<String>>,
 }
 
 /// Follows the store at `url` (the `[store] url`, so the same schema)
@@ -125,15 +52,14 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
 ) {
     let health = cache.sync_health();
-    health.tracked.store(true, Ordering::Release);
-    health.up();
+    health.start_tracking();
     let schema = store.postgres_schema().unwrap_or_default().to_owned();
     let mut backoff = Duration::from_millis(100);
     loop {
         match follow(&cache, &store, &url, &schema, resync_every, &mut stop).await {
             Ok(()) => return,
             Err(reason) => {
-                if health.connected.load(Ordering::Acquire) {
+                if health.is_up() {
                     tracing::error!(%reason, "lost the store's change feed; serving from the cache");
                 }
                 health.down(&reason);
@@ -158,14 +84,20 @@ async fn follow(
     stop: &mut watch::Receiver<bool>,
 ) -> Result<(), String> {
     let health = cache.sync_health();
-    let mut config: tokio_postgres::Config =
-        url.parse().map_err(|e| format!("store_url_invalid: {e}"))?;
+    let (mut config, tls) = embedgate_store::postgres_connect_config(url)
+        .map_err(|e| format!("store_url_invalid: {e}"))?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(3));
     }
-    config.application_name("embedgate change feed");
+    // Named after the store's connections (`application_name` in the URL,
+    // else "embedgate"), so an operator sees whose feed it is.
+    let name = format!(
+        "{} change feed",
+        config.get_application_name().unwrap_or("embedgate")
+    );
+    config.application_name(&name);
     let (client, mut connection) = config
-        .connect(NoTls)
+        .connect(tls)
         .await
         .map_err(|e| format!("store_unreachable: {e}"))?;
     let (tx, mut notices) = mpsc::unbounded_channel();
@@ -188,12 +120,12 @@ async fn follow(
             .batch_execute(&format!("LISTEN {}", embedgate_store::NOTIFY_CHANNEL))
             .await
             .map_err(|e| format!("store_unreachable: LISTEN failed: {e}"))?;
-        // Anything sent while we were not listening is lost: unless the
-        // cache is already at the store's revision (first connection right
-        // after the start-up load), start over.
+        // Anything sent while we were not listening is lost: catch up
+        // with the change log, unless the cache is already at the store's
+        // revision (first connection right after the start-up load).
         let rev = store_revision(&client).await?;
         if !cache.is_loaded() || rev != cache.loaded_revision() {
-            full_resync(cache, store).await?;
+            catch_up(cache, store).await?;
         }
         health.up();
         tracing::info!(
@@ -203,28 +135,27 @@ async fn follow(
         let mut tick = tokio::time::interval(resync_every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
-        let mut seen_last_tick = 0u64;
         loop {
             tokio::select! {
                 n = notices.recv() => match n {
                     Some(payload) => {
-                        health.notifications.fetch_add(1, Ordering::Relaxed);
+                        health.count_notification();
                         apply(cache, store, schema, &payload).await?;
                         health.up();
                     }
                     None => return Err("store_connection_lost".to_owned()),
                 },
                 _ = tick.tick() => {
-                    // Behind a revision already seen one tick ago (its
-                    // notification had a whole interval to arrive), or
-                    // ahead of the store (restored from a backup): resync.
+                    // A notification lost (or not yet arrived): catching up
+                    // is cheap and idempotent, so do it at once rather than
+                    // waiting another interval. A cache ahead of the store
+                    // (restored from a backup) reloads everything.
                     let rev = store_revision(&client).await?;
                     let have = cache.loaded_revision();
-                    if have < seen_last_tick || have > rev {
-                        tracing::warn!(store = rev, cache = have, "revision check found the cache out of step; full resync");
-                        full_resync(cache, store).await?;
+                    if rev != have {
+                        tracing::warn!(store = rev, cache = have, "revision check found the cache out of step; catching up");
+                        catch_up(cache, store).await?;
                     }
-                    seen_last_tick = rev;
                     health.up();
                 },
                 _ = stop.changed() => return Ok(()),
@@ -248,14 +179,17 @@ async fn store_revision(client: &tokio_postgres::Client) -> Result<u64, String> 
     Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
 }
 
-async fn full_resync(cache: &Arc<SecretCache>, store: &Store) -> Result<(), String> {
+/// Applies what changed since the cache's revision (or reloads all).
+async fn catch_up(cache: &Arc<SecretCache>, store: &Store) -> Result<(), String> {
     let c = Arc::clone(cache);
     let s = store.clone();
-    tokio::task::spawn_blocking(move || c.reload_blocking(&s as &dyn SecretSource))
+    let done = tokio::task::spawn_blocking(move || c.catch_up_blocking(&s as &dyn SecretSource))
         .await
-        .map_err(|e| format!("resync task failed: {e}"))?
-        .map_err(|e| format!("store_unreachable: resync failed: {e:#}"))?;
-    cache.sync_health().resyncs.fetch_add(1, Ordering::Relaxed);
+        .map_err(|e| format!("catch-up task failed: {e}"))?
+        .map_err(|e| format!("store_unreachable: catching up failed: {e:#}"))?;
+    if done == CatchUp::Reloaded {
+        cache.sync_health().count_resync();
+    }
     Ok(())
 }
 
@@ -266,45 +200,16 @@ async fn apply(
     payload: &str,
 ) -> Result<(), String> {
     let Ok(n) = serde_json::from_str::<Notice>(payload) else {
-        tracing::warn!("unreadable change notification; full resync");
-        return full_resync(cache, store).await;
+        tracing::warn!("unreadable change notification; catching up");
+        return catch_up(cache, store).await;
     };
     if n.schema != schema {
         return Ok(()); // another store in the same database
     }
-    let have = cache.loaded_revision();
-    if n.revision <= have {
-        return Ok(());
+    if n.revision <= cache.loaded_revision() {
+        return Ok(()); // already applied
     }
-    let (Some(ids), Some(kids)) = (n.ids, n.kids) else {
-        return full_resync(cache, store).await;
-    };
-    if n.from != have {
-        tracing::info!(
-            cache = have,
-            from = n.from,
-            "gap in the change feed; full resync"
-        );
-        return full_resync(cache, store).await;
-    }
-    let s = store.clone();
-    let (_, keys) = tokio::task::spawn_blocking(move || s.load_embed_keys_for(&ids))
-        .await
-        .map_err(|e| format!("reload task failed: {e}"))?
-        .map_err(|e| format!("store_unreachable: reload failed: {e}"))?;
-    let records: Vec<SecretRecord> = keys
-        .into_iter()
-        .map(|k| SecretRecord {
-            client_id: k.client_id,
-            value: k.value,
-            active: k.active,
-            expires_at: k.expires_at,
-            scopes: k.scopes,
-            reactivated_at: k.reactivated_at,
-        })
-        .collect();
-    cache.apply_changes(n.revision, &kids, &records);
-    Ok(())
+    catch_up(cache, store).await
 }
 
 /// The fleet-mode lines of `/metrics` (empty outside fleet mode).

@@ -8,6 +8,7 @@ use std::time::Duration;
 use embedgate_core::Reason;
 
 use super::secret_cache::SecretCache;
+use super::store_health::RowKind;
 
 /// How a request ended (the `outcome` label of `embedgate_requests_total`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -265,6 +266,19 @@ impl Metrics {
                 .store_revision()
                 .saturating_sub(cache.loaded_revision()),
         );
+        let name = "embedgate_store_row_errors";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Stored rows whose value cannot be decrypted (altered, or copied from another row), by kind: each is refused (an embed secret as key_inactive, a credential is not injected) while every other row is served. See /readyz and `embedgate store verify`.\n# TYPE {name} gauge"
+        );
+        for kind in [RowKind::EmbedSecret, RowKind::Credential] {
+            let _ = writeln!(
+                out,
+                "{name}{{kind=\"{}\"}} {}",
+                kind.as_str(),
+                cache.row_errors().count(kind)
+            );
+        }
         gauge(
             &mut out,
             "embedgate_replay_cache_entries",

@@ -31,6 +31,7 @@ pub mod secret_source;
 mod service;
 mod session_cookie;
 pub mod shutdown;
+mod store_health;
 mod store_source;
 mod tls;
 mod upstream;
@@ -109,6 +110,19 @@ impl ReloadHandle {
             .await
             .context("reload task")?
     }
+
+    /// Applies only what changed in the store since the cache's revision
+    /// (see `SecretCache::catch_up_blocking`); returns once the cache
+    /// reflects it. What to call after a write of this process: it costs
+    /// the rows written, not the store.
+    pub async fn catch_up(&self) -> anyhow::Result<()> {
+        let cache = Arc::clone(&self.cache);
+        let source = Arc::clone(&self.source);
+        tokio::task::spawn_blocking(move || cache.catch_up_blocking(source.as_ref()))
+            .await
+            .context("catch-up task")?
+            .map(|_| ())
+    }
 }
 
 /// Binds, loads and serves until `shutdown` resolves, then drains.
@@ -164,7 +178,10 @@ impl Server {
                     .iter()
                     .position(|x| x.name == r.name)
                     .unwrap_or(0);
-                if cache.credential(idx).is_none() {
+                // A credential whose stored value cannot be decrypted does
+                // not stop the proxy: its routes answer 502 and `/readyz`
+                // names the row, while every other route serves.
+                if cache.credential(idx).is_none() && !cache.credential_unreadable(idx) {
                     anyhow::bail!(
                         "config key `routes[{idx}].upstream_auth.credential`: no usable credential {:?} in the store (`embedgate credentials put --name {}`)",
                         a.credential,

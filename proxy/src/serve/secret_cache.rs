@@ -1,11 +1,20 @@
 //! The in-memory secret cache: every embed secret as a pre-keyed HMAC state
 //! ([`EmbedKey`]) plus a session-cookie key derived from it (HKDF-SHA256),
 //! and the upstream credentials the routes inject. Filled from the store at
-//! start, then following the store's revision (`poll_blocking`). The request
-//! path only reads it; it never touches the store.
+//! start ([`SecretCache::reload_blocking`]), then kept current by applying
+//! only the rows changed since its revision ([`SecretCache::catch_up_blocking`]:
+//! after the store's revision moved, a change notification, or an admin
+//! API write), so a change costs the rows it touched, not the whole store.
+//! The request path only reads it; it never touches the store.
+//!
+//! A row whose value cannot be decrypted fails closed on its own: an embed
+//! secret stays known by its client id but refuses every URL
+//! (`key_inactive`) and session; a credential is not injected (its routes
+//! answer 502). Both are listed in `RowErrors` (`store_health.rs`) for `/readyz`, `/metrics`
+//! and the log, and every other change keeps applying.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use dashmap::DashMap;
 use embedgate_core::{EmbedKey, KeyStore};
@@ -15,8 +24,8 @@ use http::HeaderValue;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
-use super::change_feed::SyncHealth;
-use super::secret_source::{SecretRecord, SecretSource};
+use super::secret_source::{CredentialRead, SecretRecord, SecretSource, UnreadableSecret};
+use super::store_health::{RowError, RowErrors, RowKind, SyncHealth};
 use super::verification_counts::VerificationCounts;
 
 pub(crate) type HmacSha256 = Hmac<Sha256>;
@@ -63,7 +72,22 @@ impl CachedSecret {
         }
     }
 
-    /// The verification key (status, expiry, scopes included).
+    /// An entry for a secret whose value cannot be read: known by its
+    /// client id (so not `unknown_key`), inactive under a random key, so
+    /// every URL is refused as `key_inactive` and every session as revoked.
+    fn refusing(last_used: Arc<AtomicI64>, verifications: Arc<VerificationCounts>) -> Self {
+        use rand::RngCore as _;
+        let mut random = Zeroizing::new([0u8; 32]);
+        rand::rngs::OsRng.fill_bytes(random.as_mut());
+        CachedSecret {
+            key: EmbedKey::new(random.as_ref()).with_active(false),
+            session_mac: derive_session_mac(random.as_ref()),
+            sessions_valid_from: u64::MAX,
+            last_used,
+            verifications,
+        }
+    }
+
     /// Sessions opened before this time (Unix seconds) are refused.
     pub fn sessions_valid_from(&self) -> u64 {
         self.sessions_valid_from
@@ -128,10 +152,28 @@ pub struct SecretCache {
     verifications: DashMap<String, Arc<VerificationCounts>>,
     credentials: DashMap<usize, HeaderValue>,
     credential_specs: Vec<CredentialSpec>,
+    /// Client id of each embed secret's row id: a deleted row is named
+    /// only by its id.
+    kids: DashMap<String, String>,
     loaded_revision: AtomicU64,
     store_revision: AtomicU64,
     loaded: AtomicBool,
     sync: SyncHealth,
+    row_errors: RowErrors,
+    /// One update at a time, so an older read never overwrites a newer one.
+    updating: Mutex<()>,
+}
+
+/// What [`SecretCache::catch_up_blocking`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CatchUp {
+    /// Already at the store's revision.
+    Current,
+    /// Applied only the rows changed since the cache's revision.
+    Changes,
+    /// Reloaded everything (the change log could not tell, or the cache
+    /// was ahead of the store).
+    Reloaded,
 }
 
 impl std::fmt::Debug for SecretCache {
@@ -152,10 +194,13 @@ impl SecretCache {
             verifications: DashMap::new(),
             credentials: DashMap::new(),
             credential_specs,
+            kids: DashMap::new(),
             loaded_revision: AtomicU64::new(0),
             store_revision: AtomicU64::new(0),
             loaded: AtomicBool::new(false),
             sync: SyncHealth::default(),
+            row_errors: RowErrors::default(),
+            updating: Mutex::new(()),
         }
     }
 
@@ -196,12 +241,106 @@ impl SecretCache {
 
     /// Loads everything from the store (blocking).
     pub fn reload_blocking(&self, source: &dyn SecretSource) -> anyhow::Result<()> {
-        let (revision, records) = source.load_embed_keys()?;
+        let _one = self.updating.lock().unwrap_or_else(PoisonError::into_inner);
+        self.reload_locked(source)
+    }
+
+    fn reload_locked(&self, source: &dyn SecretSource) -> anyhow::Result<()> {
+        let snapshot = source.load_snapshot()?;
         // Credentials first: a route never runs with a key set newer than
         // its credential by more than one reload.
+        self.load_credentials(source)?;
+        let mut seen = std::collections::HashSet::with_capacity(snapshot.secrets.len());
+        for (id, r) in &snapshot.secrets {
+            self.insert_record(id, r);
+            seen.insert(r.client_id.clone());
+        }
+        for u in &snapshot.unreadable {
+            if let Some(kid) = self.insert_unreadable(u) {
+                seen.insert(kid);
+            }
+        }
+        self.entries.retain(|kid, _| seen.contains(kid.as_str()));
+        self.verifications
+            .retain(|kid, _| seen.contains(kid.as_str()));
+        self.kids.retain(|_, kid| seen.contains(kid.as_str()));
+        let bad: std::collections::HashSet<&str> =
+            snapshot.unreadable.iter().map(|u| u.id.as_str()).collect();
+        self.row_errors
+            .retain_kind(RowKind::EmbedSecret, &|id| bad.contains(id));
+        self.loaded_revision
+            .store(snapshot.revision, Ordering::Release);
+        self.store_revision
+            .fetch_max(snapshot.revision, Ordering::AcqRel);
+        self.loaded.store(true, Ordering::Release);
+        tracing::info!(
+            revision = snapshot.revision,
+            secrets = snapshot.secrets.len(),
+            unreadable = snapshot.unreadable.len(),
+            "secret cache loaded"
+        );
+        Ok(())
+    }
+
+    /// Brings the cache to the store's revision by applying only the rows
+    /// changed since the cache's (blocking); reloads everything when the
+    /// source cannot tell. The cost is the rows changed, so an admin write
+    /// costs one row, not the store.
+    pub fn catch_up_blocking(&self, source: &dyn SecretSource) -> anyhow::Result<CatchUp> {
+        let _one = self.updating.lock().unwrap_or_else(PoisonError::into_inner);
+        if !self.is_loaded() {
+            self.reload_locked(source)?;
+            return Ok(CatchUp::Reloaded);
+        }
+        let have = self.loaded_revision();
+        let Some(changes) = source.changes_since(have)? else {
+            self.reload_locked(source)?;
+            return Ok(CatchUp::Reloaded);
+        };
+        if changes.revision == have {
+            return Ok(CatchUp::Current);
+        }
+        if changes.credentials_changed {
+            self.load_credentials(source)?;
+        }
+        for (id, r) in &changes.secrets {
+            self.insert_record(id, r);
+        }
+        for u in &changes.unreadable {
+            self.insert_unreadable(u);
+        }
+        for id in &changes.embed_ids {
+            let present = changes.secrets.iter().any(|(i, _)| i == id)
+                || changes.unreadable.iter().any(|u| &u.id == id);
+            if !present {
+                // Deleted (or purged).
+                if let Some((_, kid)) = self.kids.remove(id) {
+                    self.entries.remove(&kid);
+                    self.verifications.remove(&kid);
+                }
+                self.row_errors.clear(id);
+            }
+        }
+        self.loaded_revision
+            .store(changes.revision, Ordering::Release);
+        self.store_revision
+            .fetch_max(changes.revision, Ordering::AcqRel);
+        tracing::debug!(
+            revision = changes.revision,
+            secrets = changes.embed_ids.len(),
+            "secret cache caught up"
+        );
+        Ok(CatchUp::Changes)
+    }
+
+    /// Reads every route's credential; a store that cannot be reached
+    /// fails the call (the credentials held stay), a row that cannot be
+    /// decrypted fails only its routes.
+    fn load_credentials(&self, source: &dyn SecretSource) -> anyhow::Result<()> {
+        let mut bad = Vec::new();
         for spec in &self.credential_specs {
-            match source.credential_value(&spec.name)? {
-                Some(value) => {
+            match source.read_credential(&spec.name)? {
+                CredentialRead::Value(value) => {
                     let text = Zeroizing::new(format!("{}{}", spec.prefix, value.as_str()));
                     match HeaderValue::from_str(&text) {
                         Ok(mut v) => {
@@ -214,61 +353,74 @@ impl SecretCache {
                         }
                     }
                 }
-                None => {
+                CredentialRead::Missing => {
                     tracing::error!(credential = %spec.name, "credential named by a route is not in the store");
                     self.credentials.remove(&spec.route);
                 }
+                CredentialRead::Unreadable { id, reason } => {
+                    self.credentials.remove(&spec.route);
+                    self.row_errors.set(
+                        &id,
+                        RowError {
+                            kind: RowKind::Credential,
+                            name: spec.name.clone(),
+                            reason,
+                        },
+                    );
+                    bad.push(id);
+                }
             }
         }
-        let mut seen = std::collections::HashSet::with_capacity(records.len());
-        for r in &records {
-            self.insert_record(r);
-            seen.insert(r.client_id.as_str());
-        }
-        self.entries.retain(|kid, _| seen.contains(kid.as_str()));
-        self.verifications
-            .retain(|kid, _| seen.contains(kid.as_str()));
-        self.loaded_revision.store(revision, Ordering::Release);
-        self.store_revision.fetch_max(revision, Ordering::AcqRel);
-        self.loaded.store(true, Ordering::Release);
-        tracing::info!(revision, secrets = records.len(), "secret cache loaded");
+        self.row_errors
+            .retain_kind(RowKind::Credential, &|id| bad.iter().any(|b| b == id));
         Ok(())
     }
 
-    fn insert_record(&self, r: &SecretRecord) {
+    fn insert_record(&self, id: &str, r: &SecretRecord) {
+        let (usage, verifications) = self.counters(&r.client_id);
+        self.kids.insert(id.to_owned(), r.client_id.clone());
+        self.entries.insert(
+            r.client_id.clone(),
+            Arc::new(CachedSecret::from_record(r, usage, verifications)),
+        );
+        self.row_errors.clear(id);
+    }
+
+    /// Puts a refusing entry for an unreadable secret; returns its client
+    /// id, if it has one.
+    fn insert_unreadable(&self, u: &UnreadableSecret) -> Option<String> {
+        self.row_errors.set(
+            &u.id,
+            RowError {
+                kind: RowKind::EmbedSecret,
+                name: u.name.clone(),
+                reason: u.reason.clone(),
+            },
+        );
+        let kid = u.client_id.clone()?;
+        let (usage, verifications) = self.counters(&kid);
+        self.kids.insert(u.id.clone(), kid.clone());
+        self.entries.insert(
+            kid.clone(),
+            Arc::new(CachedSecret::refusing(usage, verifications)),
+        );
+        Some(kid)
+    }
+
+    fn counters(&self, kid: &str) -> (Arc<AtomicI64>, Arc<VerificationCounts>) {
         let usage = Arc::clone(
             self.usage
-                .entry(r.client_id.clone())
+                .entry(kid.to_owned())
                 .or_insert_with(|| Arc::new(AtomicI64::new(0)))
                 .value(),
         );
         let verifications = Arc::clone(
             self.verifications
-                .entry(r.client_id.clone())
+                .entry(kid.to_owned())
                 .or_default()
                 .value(),
         );
-        self.entries.insert(
-            r.client_id.clone(),
-            Arc::new(CachedSecret::from_record(r, usage, verifications)),
-        );
-    }
-
-    /// Applies one change notification (fleet mode): `records` are the
-    /// current state of the embed secrets `kids` that still exist; the
-    /// other `kids` were deleted. The cache then reflects `revision`.
-    pub fn apply_changes(&self, revision: u64, kids: &[String], records: &[SecretRecord]) {
-        for r in records {
-            self.insert_record(r);
-        }
-        for kid in kids {
-            if !records.iter().any(|r| &r.client_id == kid) {
-                self.entries.remove(kid);
-                self.verifications.remove(kid);
-            }
-        }
-        self.loaded_revision.fetch_max(revision, Ordering::AcqRel);
-        self.store_revision.fetch_max(revision, Ordering::AcqRel);
+        (usage, verifications)
     }
 
     /// How the cache follows a PostgreSQL store (fleet mode).
@@ -276,12 +428,32 @@ impl SecretCache {
         &self.sync
     }
 
-    /// Checks the store revision and reloads when it moved (blocking).
+    /// The stored rows the cache cannot read.
+    pub fn row_errors(&self) -> &RowErrors {
+        &self.row_errors
+    }
+
+    /// Whether route `route`'s credential is withheld because its stored
+    /// value cannot be decrypted (rather than missing).
+    pub fn credential_unreadable(&self, route: usize) -> bool {
+        let names: Vec<String> = self
+            .row_errors
+            .list()
+            .into_iter()
+            .filter(|(_, e)| e.kind == RowKind::Credential)
+            .map(|(_, e)| e.name)
+            .collect();
+        self.credential_specs
+            .iter()
+            .any(|s| s.route == route && names.contains(&s.name))
+    }
+
+    /// Checks the store revision and catches up when it moved (blocking).
     pub fn poll_blocking(&self, source: &dyn SecretSource) -> anyhow::Result<bool> {
         let rev = source.revision()?;
         self.store_revision.fetch_max(rev, Ordering::AcqRel);
         if rev != self.loaded_revision() || !self.is_loaded() {
-            self.reload_blocking(source)?;
+            self.catch_up_blocking(source)?;
             return Ok(true);
         }
         Ok(false)

@@ -1,5 +1,5 @@
 //! The PostgreSQL schema, versioned in the code like SQLite's
-//! (`crate::migrations`): migration `i` brings version `i` to `i + 1`.
+//! (`sqlite/migrations.rs`): migration `i` brings version `i` to `i + 1`.
 //!
 //! The version lives in `store_meta` (key `schema_version`). Migrations run
 //! in one transaction under an advisory lock per schema, so two processes
@@ -81,13 +81,20 @@ CREATE TABLE admin_tokens (
 CREATE UNIQUE INDEX admin_tokens_name ON admin_tokens (lower(name));
 CREATE INDEX admin_tokens_lookup ON admin_tokens (lookup);
 "#,
+    // 3: the revision each change made (SQLite migration 3); pages of
+    // secrets in byte order of the lower-cased name.
+    r#"
+ALTER TABLE change_log ADD COLUMN revision BIGINT;
+CREATE UNIQUE INDEX change_log_revision ON change_log (revision);
+CREATE INDEX secrets_kind_name_id ON secrets (kind, (lower(name) COLLATE "C"), id);
+"#,
 ];
 
 /// The schema version this build writes.
-pub(super) const LATEST: i64 = MIGRATIONS.len() as i64;
+const LATEST: i64 = MIGRATIONS.len() as i64;
 
 /// The schema's version (0 for an empty schema).
-pub(super) fn version(c: &mut impl GenericClient) -> Result<i64, StoreError> {
+fn version(c: &mut impl GenericClient) -> Result<i64, StoreError> {
     let exists: bool = c
         .query_one(
             // A plain MVCC read of the catalog, not to_regclass(): after

@@ -1,86 +1,65 @@
-//! The PostgreSQL backend: the store shared by a fleet of proxies.
+//! The PostgreSQL backend: the store shared by a fleet of proxies, through
+//! a connection pool (`r2d2`), with TLS as the URL's `sslmode` asks
+//! (`tls.rs`). Only connecting, binding and committing live here; what
+//! the store does is written once, above [`crate::backend::Backend`].
 //!
-//! Same tables, rules, encryption and change log as the SQLite backend
-//! (`sqlite/`). Writers are serialised by locking the revision row
-//! (`SELECT … FOR UPDATE`) first, the equivalent of SQLite's
-//! `BEGIN IMMEDIATE`: every write decides on the latest committed state.
-//! Every committed change also sends
-//! `NOTIFY embedgate_changes, '{"schema":…,"from":R0,"revision":R1,"ids":[…]}'`
-//! in the same transaction ([`NOTIFY_CHANNEL`]): only revisions and ids,
-//! never a value.
+//! Writers are serialised by the store's first statement in a write
+//! transaction, which locks the revision row (`SELECT … FOR UPDATE`,
+//! [`crate::sql::Dialect::lock_revision`]): the equivalent of SQLite's
+//! `BEGIN IMMEDIATE`. Every committed change is announced with `NOTIFY`
+//! in the same transaction (`writer.rs`).
 //!
 //! The schema is the connection's `current_schema()` (set it with
-//! `?options=-csearch_path%3Dname` in the URL). A lost connection is
-//! re-opened on the next call; failures to reach the server are
+//! `?options=-csearch_path%3Dname` in the URL). A connection found dead is
+//! dropped and the transaction run once more on another, if nothing was
+//! sent for commit; failures to reach the server are
 //! [`StoreError::Unavailable`] (code `unavailable`).
 
-mod admin_token;
-mod canary;
-mod change_log;
-mod lifecycle;
-mod maintenance;
 mod migrations;
-mod row;
+pub(crate) mod tls;
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use postgres::{Client, Config, IsolationLevel, NoTls, Transaction};
+use postgres::types::ToSql;
+use postgres::{Client, IsolationLevel, Transaction};
+use r2d2_postgres::PostgresConnectionManager;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
+use crate::backend::{Backend, TxBody};
 use crate::error::StoreError;
 use crate::maintenance::StoreOptions;
-use crate::master_key::MasterKey;
+use crate::sql::{Dialect, Sql, SqlRow, Value};
 
-use canary::KeyCheck;
+const DIALECT: Dialect = Dialect {
+    // Byte order, as SQLite's; the default collation would follow the
+    // database's locale.
+    name_key: "lower(name) COLLATE \"C\"",
+    lock_revision: "SELECT value FROM store_meta WHERE key = 'revision' FOR UPDATE",
+    notify: Some("SELECT pg_notify(?1, ?2)"),
+    count_tables: "SELECT count(*) FROM pg_catalog.pg_class c \
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = current_schema() AND c.relname = 'master_keys'",
+};
 
-/// The channel every committed change is announced on.
-pub const NOTIFY_CHANNEL: &str = "embedgate_changes";
+/// Connections a process keeps at most. Writers are serialised anyway;
+/// readers (the admin API, cache loads) run side by side.
+const POOL_SIZE: u32 = 8;
 
-/// At most this many ids in one notification; more means "reload all"
-/// (`"ids": null`). PostgreSQL caps a payload at 8000 bytes.
-const MAX_NOTIFIED_IDS: usize = 200;
+type Pool = r2d2::Pool<PostgresConnectionManager<MakeRustlsConnect>>;
 
 /// The PostgreSQL backend behind [`crate::Store`].
 pub(crate) struct PostgresBackend {
-    inner: Mutex<Inner>,
-    options: StoreOptions,
-    config: Config,
+    pool: Pool,
     schema: String,
-}
-
-struct Inner {
-    client: Option<Client>,
-    key: MasterKey,
 }
 
 impl std::fmt::Debug for PostgresBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The Config may hold a password: show only host-free facts.
+        // The configuration may hold a password: show only the schema.
         f.debug_struct("PostgresBackend")
             .field("schema", &self.schema)
-            .field("options", &self.options)
             .finish_non_exhaustive()
     }
-}
-
-/// A write transaction: the PostgreSQL transaction plus what the change
-/// notification will carry.
-pub(crate) struct WriteTx<'a> {
-    pub(crate) tx: Transaction<'a>,
-    from_revision: u64,
-    revision: u64,
-    touched: Vec<String>,
-    kids: Vec<String>,
-    full_reload: bool,
-}
-
-fn connect(config: &Config) -> Result<Client, StoreError> {
-    config.connect(NoTls).map_err(|e| {
-        StoreError::Unavailable(format!(
-            "cannot connect to PostgreSQL: {}",
-            describe_pg_error(&e)
-        ))
-    })
 }
 
 /// The error text without any bound parameter (PostgreSQL messages may
@@ -104,7 +83,7 @@ fn describe_pg_error(e: &postgres::Error) -> String {
 
 /// Whether `e` means "the server cannot be reached" rather than "the
 /// statement failed".
-pub(crate) fn is_unavailable(e: &postgres::Error) -> bool {
+fn is_unavailable(e: &postgres::Error) -> bool {
     if e.is_closed() {
         return true;
     }
@@ -136,24 +115,57 @@ impl From<postgres::Error> for StoreError {
     }
 }
 
+/// A first connection, made directly so its error (the server down, TLS
+/// refused) is reported as it is.
+fn connect(config: &postgres::Config, tls: &MakeRustlsConnect) -> Result<Client, StoreError> {
+    config.connect(tls.clone()).map_err(|e| {
+        StoreError::Unavailable(format!(
+            "cannot connect to PostgreSQL: {}",
+            describe_pg_error(&e)
+        ))
+    })
+}
+
 impl PostgresBackend {
-    /// Connects, checks the master key (reading only), migrates, and
-    /// records the key on a fresh store.
+    /// Connects, hands a read-only transaction to `check` (the master key
+    /// is checked before anything is written), migrates, and sets up the
+    /// pool. A connection lost midway is replaced once: every step is
+    /// idempotent.
     pub(crate) fn open(
         url: &str,
-        key: MasterKey,
-        options: StoreOptions,
+        _options: StoreOptions,
+        check: &mut TxBody<'_>,
     ) -> Result<PostgresBackend, StoreError> {
-        let mut config: Config = url
-            .parse()
-            .map_err(|e| StoreError::invalid("url", format!("not a PostgreSQL URL: {e}")))?;
+        let (config, tls) = tls::configure(url)?;
+        let mut config = postgres::Config::from(config);
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(5));
         }
         if config.get_application_name().is_none() {
             config.application_name("embedgate");
         }
-        let mut client = connect(&config)?;
+        // A refused connection (server down, TLS refused) is reported as
+        // it is; a connection lost after it was made is replaced once.
+        let client = connect(&config, &tls)?;
+        let schema = match Self::prepare(client, check) {
+            Err(StoreError::Unavailable(_)) => Self::prepare(connect(&config, &tls)?, check)?,
+            done => done?,
+        };
+        let pool = r2d2::Pool::builder()
+            .max_size(POOL_SIZE)
+            .min_idle(Some(0))
+            .connection_timeout(Duration::from_secs(5))
+            // A dead connection shows when it is used; the transaction is
+            // then run again on another (see `run`), so no test query is
+            // spent on every checkout.
+            .test_on_check_out(false)
+            .error_handler(Box::new(r2d2::NopErrorHandler))
+            .build_unchecked(PostgresConnectionManager::new(config, tls));
+        Ok(PostgresBackend { pool, schema })
+    }
+
+    /// On one connection: finds the schema, checks, migrates.
+    fn prepare(mut client: Client, check: &mut TxBody<'_>) -> Result<String, StoreError> {
         let schema: Option<String> = client.query_one("SELECT current_schema()", &[])?.get(0);
         let Some(schema) = schema else {
             return Err(StoreError::invalid(
@@ -161,188 +173,40 @@ impl PostgresBackend {
                 "no schema of the search_path exists (create it, or fix options=-csearch_path)",
             ));
         };
-        // Read-only check first: a wrong key is refused before any write.
-        canary::check(&mut client, &key)?;
-        migrations::migrate(&mut client)?;
-        if canary::check(&mut client, &key)? == KeyCheck::Fresh {
-            let mut tx = client.transaction()?;
-            tx.execute(
-                "SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':embedgate'))",
-                &[],
-            )?;
-            if canary::check(&mut tx, &key)? == KeyCheck::Fresh {
-                let c = canary::seal(&key)?;
-                tx.execute(
-                    "INSERT INTO master_keys (key_id, state, canary_nonce, canary_ciphertext, created_at) \
-                     VALUES ($1, 'current', $2, $3, 0)",
-                    &[&key.id(), &c.nonce, &c.ciphertext],
-                )?;
-            }
+        {
+            let mut tx = client.build_transaction().read_only(true).start()?;
+            check(&mut PgTx { tx: &mut tx })?;
             tx.commit()?;
         }
-        Ok(PostgresBackend {
-            inner: Mutex::new(Inner {
-                client: Some(client),
-                key,
-            }),
-            options,
-            config,
-            schema,
-        })
+        migrations::migrate(&mut client)?;
+        Ok(schema)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Runs `attempt` with a live client, reconnecting first if the last
-    /// connection was lost. If the connection turns out to be dead before
-    /// anything was sent for commit, retries once on a fresh one.
-    fn with_client<T>(
+    /// Runs `attempt` on a pooled connection. If the connection turns out
+    /// to be dead before anything was sent for commit, runs it once more
+    /// on another (the dead one is closed, so the pool drops it).
+    fn run(
         &self,
-        mut attempt: impl FnMut(&mut Client, &MasterKey) -> Result<T, Attempt>,
-    ) -> Result<T, StoreError> {
-        let mut guard = self.lock();
-        let Inner { client, key } = &mut *guard;
+        attempt: &mut dyn FnMut(&mut Client) -> Result<(), Attempt>,
+    ) -> Result<(), StoreError> {
         for round in 0..2 {
-            if client.as_ref().is_none_or(Client::is_closed) {
-                *client = Some(connect(&self.config)?);
-            }
-            let Some(c) = client.as_mut() else {
-                continue;
-            };
-            match attempt(c, key) {
-                Ok(v) => return Ok(v),
-                Err(Attempt::Retryable(_)) if round == 0 => {
-                    // The connection died before anything was committed:
-                    // once more, on a new one.
-                    *client = None;
-                }
-                Err(Attempt::Retryable(e)) | Err(Attempt::Final(e)) => {
-                    if matches!(e, StoreError::Unavailable(_)) {
-                        *client = None;
-                    }
-                    return Err(e);
-                }
+            let mut client = self.pool.get().map_err(|e| {
+                StoreError::Unavailable(format!("cannot connect to PostgreSQL: {e}"))
+            })?;
+            match attempt(&mut client) {
+                Ok(()) => return Ok(()),
+                Err(Attempt::Retryable(_)) if round == 0 => {}
+                Err(Attempt::Retryable(e) | Attempt::Final(e)) => return Err(e),
             }
         }
         Err(StoreError::Unavailable(
             "PostgreSQL connection lost twice in a row".into(),
         ))
     }
-
-    /// Runs `f` in a transaction that first locks the revision row (so
-    /// writers are serialised), then announces the change and commits.
-    pub(crate) fn write<T>(
-        &self,
-        mut f: impl FnMut(&mut WriteTx<'_>, &MasterKey) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let schema = self.schema.clone();
-        self.with_client(|client, key| {
-            let before_commit = |e: StoreError| match e {
-                StoreError::Unavailable(_) => Attempt::Retryable(e),
-                other => Attempt::Final(other),
-            };
-            let mut tx = client.transaction().map_err(|e| before_commit(e.into()))?;
-            let from: i64 = tx
-                .query_one(
-                    "SELECT value FROM store_meta WHERE key = 'revision' FOR UPDATE",
-                    &[],
-                )
-                .map_err(|e| before_commit(e.into()))?
-                .get(0);
-            let from = u64::try_from(from).unwrap_or(0);
-            let mut w = WriteTx {
-                tx,
-                from_revision: from,
-                revision: from,
-                touched: Vec::new(),
-                kids: Vec::new(),
-                full_reload: false,
-            };
-            canary::ensure_current_key(&mut w.tx, key).map_err(before_commit)?;
-            let out = f(&mut w, key).map_err(before_commit)?;
-            if w.revision != w.from_revision {
-                let payload = notification_payload(&schema, &w);
-                w.tx.execute("SELECT pg_notify($1, $2)", &[&NOTIFY_CHANNEL, &payload])
-                    .map_err(|e| before_commit(e.into()))?;
-            }
-            // A failure at commit is ambiguous (the commit may have
-            // happened): never retried.
-            w.tx.commit().map_err(|e| Attempt::Final(e.into()))?;
-            Ok(out)
-        })
-    }
-
-    /// Runs `f` in a read-only, repeatable-read transaction: one snapshot.
-    pub(crate) fn read<T>(
-        &self,
-        mut f: impl FnMut(&mut Transaction<'_>, &MasterKey) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        self.with_client(|client, key| {
-            let retry = |e: StoreError| match e {
-                StoreError::Unavailable(_) => Attempt::Retryable(e),
-                other => Attempt::Final(other),
-            };
-            let mut tx = client
-                .build_transaction()
-                .isolation_level(IsolationLevel::RepeatableRead)
-                .read_only(true)
-                .start()
-                .map_err(|e| retry(e.into()))?;
-            let out = f(&mut tx, key).map_err(retry)?;
-            tx.commit().map_err(|e| retry(e.into()))?;
-            Ok(out)
-        })
-    }
-
-    /// Runs `f` in a plain transaction that is not a logged change (usage
-    /// times).
-    pub(crate) fn quiet_write<T>(
-        &self,
-        mut f: impl FnMut(&mut Transaction<'_>) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        self.with_client(|client, _| {
-            let retry = |e: StoreError| match e {
-                StoreError::Unavailable(_) => Attempt::Retryable(e),
-                other => Attempt::Final(other),
-            };
-            let mut tx = client.transaction().map_err(|e| retry(e.into()))?;
-            let out = f(&mut tx).map_err(retry)?;
-            tx.commit().map_err(|e| Attempt::Final(e.into()))?;
-            Ok(out)
-        })
-    }
-
-    pub(crate) fn options(&self) -> StoreOptions {
-        self.options
-    }
-
-    pub(crate) fn master_key_id(&self) -> String {
-        self.lock().key.id().to_owned()
-    }
-
-    pub(crate) fn revision(&self) -> Result<u64, StoreError> {
-        self.with_client(|client, _| {
-            let row = client
-                .query_one("SELECT value FROM store_meta WHERE key = 'revision'", &[])
-                .map_err(|e| match StoreError::from(e) {
-                    e @ StoreError::Unavailable(_) => Attempt::Retryable(e),
-                    e => Attempt::Final(e),
-                })?;
-            Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
-        })
-    }
-
-    /// The schema this store lives in (part of every notification, since
-    /// channels are per database, not per schema).
-    pub(crate) fn schema(&self) -> &str {
-        &self.schema
-    }
 }
 
 /// How one attempt failed.
-pub(crate) enum Attempt {
+enum Attempt {
     /// The connection was lost before a commit was attempted: safe to
     /// run again on a new connection.
     Retryable(StoreError),
@@ -350,57 +214,138 @@ pub(crate) enum Attempt {
     Final(StoreError),
 }
 
-/// The notification of one committed transaction:
-/// `{"schema", "from", "revision", "ids", "kids"}` — the schema, the
-/// revision before and after, the row ids touched, and the client ids of
-/// the embed secrets touched. `ids`/`kids` are `null` when a listener must
-/// reload everything (a credential changed, a purge, too many ids).
-fn notification_payload(schema: &str, w: &WriteTx<'_>) -> String {
-    let full = w.full_reload || w.touched.len() > MAX_NOTIFIED_IDS;
-    let list = |v: &Vec<String>| {
-        if full {
-            serde_json::Value::Null
-        } else {
-            serde_json::Value::from(v.clone())
-        }
-    };
-    serde_json::json!({
-        "schema": schema,
-        "from": w.from_revision,
-        "revision": w.revision,
-        "ids": list(&w.touched),
-        "kids": list(&w.kids),
-    })
-    .to_string()
+fn before_commit(e: StoreError) -> Attempt {
+    match e {
+        StoreError::Unavailable(_) => Attempt::Retryable(e),
+        other => Attempt::Final(other),
+    }
 }
 
-impl WriteTx<'_> {
-    fn touch_kid(&mut self, kid: String) {
-        if !self.kids.contains(&kid) {
-            self.kids.push(kid);
-        }
+impl Backend for PostgresBackend {
+    fn read(&self, body: &mut TxBody<'_>) -> Result<(), StoreError> {
+        self.run(&mut |client| {
+            let mut tx = client
+                .build_transaction()
+                .isolation_level(IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .map_err(|e| before_commit(e.into()))?;
+            body(&mut PgTx { tx: &mut tx }).map_err(before_commit)?;
+            tx.commit().map_err(|e| before_commit(e.into()))
+        })
     }
 
-    /// Marks one change of `subject_id`: bumps the revision.
-    pub(crate) fn bump_revision(&mut self, subject_id: &str) -> Result<(), StoreError> {
-        let r: i64 = self
+    fn write(&self, body: &mut TxBody<'_>) -> Result<(), StoreError> {
+        self.run(&mut |client| {
+            let mut tx = client.transaction().map_err(|e| before_commit(e.into()))?;
+            body(&mut PgTx { tx: &mut tx }).map_err(before_commit)?;
+            // A failure at commit is ambiguous (the commit may have
+            // happened): never retried.
+            tx.commit().map_err(|e| Attempt::Final(e.into()))
+        })
+    }
+
+    fn schema(&self) -> Option<&str> {
+        Some(&self.schema)
+    }
+}
+
+/// Statements in an open PostgreSQL transaction.
+struct PgTx<'a, 'c> {
+    tx: &'a mut Transaction<'c>,
+}
+
+/// The statement with `?1`-style placeholders as PostgreSQL's `$1`. The
+/// store's statements have no `?` elsewhere (no string literal holds one).
+fn dollar_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '?' && chars.peek().is_some_and(char::is_ascii_digit) {
+            out.push('$');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn bind<'v>(v: &'v Value<'_>) -> &'v (dyn ToSql + Sync) {
+    match v {
+        Value::Int(i) => i,
+        Value::OptInt(i) => i,
+        Value::Text(t) => t,
+        Value::OptText(t) => t,
+        Value::Bytes(b) => b,
+        Value::Bool(b) => b,
+    }
+}
+
+impl Sql for PgTx<'_, '_> {
+    fn execute(&mut self, sql: &str, params: &[Value<'_>]) -> Result<u64, StoreError> {
+        let bound: Vec<&(dyn ToSql + Sync)> = params.iter().map(bind).collect();
+        Ok(self.tx.execute(dollar_placeholders(sql).as_str(), &bound)?)
+    }
+
+    fn query(
+        &mut self,
+        sql: &str,
+        params: &[Value<'_>],
+        each: &mut dyn FnMut(&dyn SqlRow) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        use postgres::fallible_iterator::FallibleIterator as _;
+        let mut rows = self
             .tx
-            .query_one(
-                "UPDATE store_meta SET value = value + 1 WHERE key = 'revision' RETURNING value",
-                &[],
-            )?
-            .get(0);
-        self.revision = u64::try_from(r).unwrap_or(0);
-        if !self.touched.iter().any(|t| t == subject_id) {
-            self.touched.push(subject_id.to_owned());
+            .query_raw(dollar_placeholders(sql).as_str(), params.iter().map(bind))?;
+        while let Some(r) = rows.next()? {
+            each(&PgRow(&r))?;
         }
         Ok(())
     }
+
+    fn dialect(&self) -> &'static Dialect {
+        &DIALECT
+    }
 }
 
-fn read_revision(tx: &mut Transaction<'_>) -> Result<u64, StoreError> {
-    let r: i64 = tx
-        .query_one("SELECT value FROM store_meta WHERE key = 'revision'", &[])?
-        .get(0);
-    Ok(u64::try_from(r).unwrap_or(0))
+struct PgRow<'r>(&'r postgres::Row);
+
+impl SqlRow for PgRow<'_> {
+    fn int(&self, i: usize) -> Result<i64, StoreError> {
+        Ok(self.0.try_get(i)?)
+    }
+
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        Ok(self.0.try_get(i)?)
+    }
+
+    fn text(&self, i: usize) -> Result<String, StoreError> {
+        Ok(self.0.try_get(i)?)
+    }
+
+    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        Ok(self.0.try_get(i)?)
+    }
+
+    fn bytes(&self, i: usize) -> Result<Vec<u8>, StoreError> {
+        Ok(self.0.try_get(i)?)
+    }
+
+    fn boolean(&self, i: usize) -> Result<bool, StoreError> {
+        Ok(self.0.try_get(i)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_become_dollars() {
+        assert_eq!(
+            dollar_placeholders("SELECT ?1, ?12 WHERE a = ?2"),
+            "SELECT $1, $12 WHERE a = $2"
+        );
+        assert_eq!(dollar_placeholders("a ? b"), "a ? b");
+    }
 }

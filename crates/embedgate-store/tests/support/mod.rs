@@ -148,6 +148,27 @@ impl TestStore {
         }
     }
 
+    /// Runs raw SQL statements (no parameters): `sqlite` on a SQLite
+    /// store, `postgres` on a PostgreSQL one.
+    pub fn raw_batch(&self, sqlite: &str, postgres: &str) {
+        match &self.place {
+            Place::Sqlite { path, .. } => {
+                let c = rusqlite::Connection::open(path).expect("raw open");
+                c.busy_timeout(std::time::Duration::from_secs(10))
+                    .expect("busy");
+                c.execute_batch(sqlite).expect("raw batch");
+            }
+            Place::Postgres { .. } => self.raw_pg().batch_execute(postgres).expect("raw batch"),
+        }
+    }
+
+    /// Copies one row's sealed value over another's (a ciphertext moved
+    /// between rows, which must fail to decrypt).
+    pub fn copy_sealed(&self, from: &str, to: &str) {
+        let (nonce, ct) = self.sealed_of(from);
+        self.set_sealed(to, &nonce, &ct);
+    }
+
     /// The sealed value of a row: `(nonce, ciphertext)`.
     pub fn sealed_of(&self, id: &str) -> (Vec<u8>, Vec<u8>) {
         match &self.place {

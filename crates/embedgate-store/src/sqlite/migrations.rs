@@ -1,4 +1,6 @@
-//! Schema migrations, versioned in the code.
+//! The SQLite schema, versioned in the code. Keep the list in step with
+//! PostgreSQL's (`postgres/migrations.rs`): migration `i` of both brings
+//! version `i` to `i + 1`.
 //!
 //! The schema version lives in SQLite's `user_version`. Migrations run in
 //! order inside one `BEGIN IMMEDIATE` transaction, so two processes opening a
@@ -82,6 +84,14 @@ CREATE TABLE admin_tokens (
 );
 CREATE UNIQUE INDEX admin_tokens_name ON admin_tokens (lower(name));
 CREATE INDEX admin_tokens_lookup ON admin_tokens (lookup);
+"#,
+    // 3: the revision each change made, so a reader can apply only what
+    // changed since its revision (NULL for changes logged before); pages
+    // of secrets by name.
+    r#"
+ALTER TABLE change_log ADD COLUMN revision INTEGER;
+CREATE UNIQUE INDEX change_log_revision ON change_log (revision);
+CREATE INDEX secrets_kind_name_id ON secrets (kind, lower(name), id);
 "#,
 ];
 

@@ -1,10 +1,9 @@
 //! One row of the `secrets` table, and its conversion to the public
 //! metadata types. Decryption of the value lives here too, next to the
-//! columns it reads.
+//! columns it reads; so do the queries that find rows.
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, OptionalExtension as _};
 use zeroize::Zeroizing;
 
 use crate::change_log::SubjectKind;
@@ -14,9 +13,10 @@ use crate::error::StoreError;
 use crate::lookup::Lookup;
 use crate::master_key::MasterKey;
 use crate::sealed::{self, RowBinding, Sealed};
+use crate::sql::{params, Sql, SqlRow};
 
-/// The columns [`Row::from_sql`] reads, in order.
-pub(super) const COLUMNS: &str = "id, kind, client_id, name, description, environment, \
+/// The columns [`Row::read`] reads, in order.
+pub(crate) const COLUMNS: &str = "id, kind, client_id, name, description, environment, \
      token_type, issuer, scopes, owner, created_at, updated_at, last_used_at, expires_at, \
      active, value_version, fingerprint, key_id, nonce, ciphertext";
 
@@ -43,40 +43,35 @@ pub(crate) struct Row {
     pub sealed: Sealed,
 }
 
-fn conversion(col: usize, e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, Box::new(e))
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("unknown kind")]
-struct UnknownKind;
-
 impl Row {
-    pub fn from_sql(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
-        let kind: String = r.get(1)?;
-        let scopes: String = r.get(8)?;
+    /// One row, read from [`COLUMNS`].
+    pub fn read(r: &dyn SqlRow) -> Result<Row, StoreError> {
+        let kind = r.text(1)?;
+        let scopes = r.text(8)?;
         Ok(Row {
-            id: r.get(0)?,
-            kind: SubjectKind::parse(&kind).ok_or_else(|| conversion(1, UnknownKind))?,
-            client_id: r.get(2)?,
-            name: r.get(3)?,
-            description: r.get(4)?,
-            environment: r.get(5)?,
-            token_type: r.get(6)?,
-            issuer: r.get(7)?,
-            scopes: serde_json::from_str(&scopes).map_err(|e| conversion(8, e))?,
-            owner: r.get(9)?,
-            created_at: r.get(10)?,
-            updated_at: r.get(11)?,
-            last_used_at: r.get(12)?,
-            expires_at: r.get(13)?,
-            active: r.get(14)?,
-            version: r.get(15)?,
-            fingerprint: r.get(16)?,
-            key_id: r.get(17)?,
+            id: r.text(0)?,
+            kind: SubjectKind::parse(&kind)
+                .ok_or_else(|| StoreError::Storage(format!("unknown kind {kind:?} in secrets")))?,
+            client_id: r.opt_text(2)?,
+            name: r.text(3)?,
+            description: r.text(4)?,
+            environment: r.text(5)?,
+            token_type: r.opt_text(6)?,
+            issuer: r.text(7)?,
+            scopes: serde_json::from_str(&scopes)
+                .map_err(|e| StoreError::Storage(format!("bad scopes column: {e}")))?,
+            owner: r.text(9)?,
+            created_at: r.int(10)?,
+            updated_at: r.int(11)?,
+            last_used_at: r.opt_int(12)?,
+            expires_at: r.opt_int(13)?,
+            active: r.boolean(14)?,
+            version: r.int(15)?,
+            fingerprint: r.text(16)?,
+            key_id: r.text(17)?,
             sealed: Sealed {
-                nonce: r.get(18)?,
-                ciphertext: r.get(19)?,
+                nonce: r.bytes(18)?,
+                ciphertext: r.bytes(19)?,
             },
         })
     }
@@ -133,15 +128,16 @@ impl Row {
         }
     }
 
-    /// An embed secret's row with its decrypted value, as the proxy's key
-    /// cache holds it; `reactivated` maps row ids to their last `activate`.
+    /// An embed secret's row with its decrypted `value`, as the proxy's
+    /// key cache holds it; `reactivated` maps row ids to their last
+    /// `activate`.
     pub fn into_key_material(
         self,
-        key: &MasterKey,
+        value: Zeroizing<String>,
         reactivated: &HashMap<String, i64>,
-    ) -> Result<EmbedKeyMaterial, StoreError> {
-        Ok(EmbedKeyMaterial {
-            value: self.decrypt(key)?,
+    ) -> EmbedKeyMaterial {
+        EmbedKeyMaterial {
+            value,
             reactivated_at: reactivated.get(&self.id).copied(),
             id: self.id,
             client_id: self.client_id.unwrap_or_default(),
@@ -149,7 +145,7 @@ impl Row {
             active: self.active,
             expires_at: self.expires_at,
             scopes: self.scopes,
-        })
+        }
     }
 
     pub fn into_credential(self) -> Credential {
@@ -177,47 +173,47 @@ impl Row {
     }
 }
 
-/// The live row of `kind` matching `lookup`, if any.
-pub(super) fn find(
-    conn: &Connection,
+/// The live row of `kind` matching `lookup`, if any. [`Lookup::Any`]
+/// tries id, then client id, then name, each an indexed lookup (an `OR`
+/// of the three would scan the table on every admin write).
+pub(crate) fn find(
+    sql: &mut dyn Sql,
     kind: SubjectKind,
     lookup: &Lookup,
 ) -> Result<Option<Row>, StoreError> {
-    let condition = match lookup {
-        Lookup::Id(_) => "id = ?2",
-        Lookup::ClientId(_) => "client_id = ?2",
-        Lookup::Name(_) => "lower(name) = lower(?2)",
-        // Several rows can match (a name that equals another secret's id);
-        // the ORDER BY makes id win over client id over name.
-        _ => "(id = ?2 OR client_id = ?2 OR lower(name) = lower(?2))",
+    let by = |sql: &mut dyn Sql, condition: &str| {
+        sql.first(
+            &format!("SELECT {COLUMNS} FROM secrets WHERE kind = ?1 AND {condition}"),
+            params![kind.as_str(), lookup.as_str()],
+            Row::read,
+        )
     };
-    let sql = format!(
-        "SELECT {COLUMNS} FROM secrets WHERE kind = ?1 AND {condition} \
-         ORDER BY CASE WHEN id = ?2 THEN 0 WHEN client_id = ?2 THEN 1 ELSE 2 END LIMIT 1"
-    );
-    Ok(conn
-        .query_row(&sql, (kind.as_str(), lookup.as_str()), Row::from_sql)
-        .optional()?)
+    const ID: &str = "id = ?2";
+    const CLIENT_ID: &str = "client_id = ?2";
+    const NAME: &str = "lower(name) = lower(?2)";
+    match lookup {
+        Lookup::Id(_) => by(sql, ID),
+        Lookup::ClientId(_) => by(sql, CLIENT_ID),
+        Lookup::Name(_) => by(sql, NAME),
+        _ => {
+            for condition in [ID, CLIENT_ID, NAME] {
+                if let Some(r) = by(sql, condition)? {
+                    return Ok(Some(r));
+                }
+            }
+            Ok(None)
+        }
+    }
 }
 
 /// Like [`find`], but a missing row is [`StoreError::NotFound`].
-pub(super) fn require(
-    conn: &Connection,
+pub(crate) fn require(
+    sql: &mut dyn Sql,
     kind: SubjectKind,
     lookup: &Lookup,
 ) -> Result<Row, StoreError> {
-    find(conn, kind, lookup)?.ok_or_else(|| StoreError::NotFound {
+    find(sql, kind, lookup)?.ok_or_else(|| StoreError::NotFound {
         kind: kind.noun(),
         lookup: lookup.as_str().to_owned(),
     })
-}
-
-/// Every row of `kind`, by name.
-pub(super) fn all(conn: &Connection, kind: SubjectKind) -> Result<Vec<Row>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM secrets WHERE kind = ?1 ORDER BY lower(name), id");
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt
-        .query_map([kind.as_str()], Row::from_sql)?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
 }
