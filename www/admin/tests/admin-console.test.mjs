@@ -187,7 +187,9 @@ async function assertFits(page, what) {
 
 async function shoot(page, name) {
   const width = page.viewportSize().width;
-  await page.screenshot({ path: join(SHOTS, `${name}-${width}.png`), fullPage: true });
+  // A modal's backdrop covers the viewport only: shoot what a person sees.
+  const modal = await page.evaluate(() => !!document.querySelector('dialog[open]'));
+  await page.screenshot({ path: join(SHOTS, `${name}-${width}.png`), fullPage: !modal });
   await assertFits(page, `${name} at ${width} px`);
 }
 
@@ -403,6 +405,7 @@ for (const width of WIDTHS) {
     const changes = await page.$$eval('#history-table tbody tr:last-child li', (els) => els.map((e) => e.textContent));
     assert.ok(changes.includes('environment: production → staging'), changes.join(' | '));
     assert.ok(changes.includes('scopes: /d/ → /d/sales'), changes.join(' | '));
+    await shoot(page, 'history-after-edit');
     await page.click('#history-close');
 
     // An expiry two days out: shown, marked as soon, still verifying.
@@ -568,6 +571,12 @@ for (const width of WIDTHS) {
     await shoot(page, 'revoke-last-owner-refused');
     await page.click('#dlg-confirm button[value=cancel]');
     assert.equal((await apiCall('GET', '/tokens', ownerToken)).status, 200);
+
+    // The change log names who created and revoked which token.
+    await page.click('.tab[data-tab=audit]');
+    await page.selectOption('#audit-kind', 'admin_token');
+    await page.waitForFunction((n) => [...document.querySelectorAll('#audit-table tbody tr')].some((r) => r.textContent.includes(n) && r.textContent.includes('delete')), name);
+    await shoot(page, 'change-log-tokens');
 
     // Revoking the token one is signed in with signs out, saying why.
     const second = await newToken(`owner-2-${width}`, 'owner');
