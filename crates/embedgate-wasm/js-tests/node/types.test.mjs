@@ -74,6 +74,19 @@ const EQUALS = `import wasm = require('@embedgate/wasm');
 export const url: string = wasm.signEmbedUrl({ ...${request}, kid: '${KID}', secret: '${SECRET}' });
 `;
 
+// The README's bundler recipe (esbuild's \`file\` loader, or Vite's \`?url\`)
+// imports the .wasm as a URL; the project declares what its bundler gives.
+const WASM_URL = `import init from '@embedgate/wasm';
+import wasmUrl from '@embedgate/wasm/embedgate_wasm_bg.wasm';
+
+export const ready: Promise<unknown> = init({ module_or_path: wasmUrl });
+`;
+const WASM_DECL = `declare module '*.wasm' {
+  const url: string;
+  export default url;
+}
+`;
+
 const RUN_CJS = `require('./main.js').run().then((out) => console.log(out));\n`;
 const RUN_ESM = `import { run } from './main.js';\nconsole.log(await run());\n`;
 
@@ -89,6 +102,10 @@ before(() => {
     writeFileSync(join(root, 'src/main.ts'), MAIN);
     writeFileSync(join(root, 'src/bad.ts'), BAD);
     if (name === 'cjs') writeFileSync(join(root, 'src/equals.ts'), EQUALS);
+    if (name === 'esm') {
+      writeFileSync(join(root, 'src/wasm-url.ts'), WASM_URL);
+      writeFileSync(join(root, 'src/wasm.d.ts'), WASM_DECL);
+    }
   }
 });
 after(() => packed?.cleanup());
