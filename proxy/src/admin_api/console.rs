@@ -1,8 +1,9 @@
 //! Static files of the admin listener, embedded in the binary so a deployed
 //! proxy needs no `www` directory: the admin console (`www/admin`, at
-//! `/admin/`) and the signing playground (`www/playground`, at
-//! `/playground/`). Each answer carries a strict Content-Security-Policy:
-//! only same-origin scripts and styles, no inline code, no framing.
+//! `/admin/`, and `/` redirects there) and the signing playground
+//! (`www/playground`, at `/playground/`). Each answer carries a strict
+//! Content-Security-Policy: only same-origin scripts and styles, no inline
+//! code, no framing.
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Response, StatusCode};
@@ -100,7 +101,8 @@ img-src 'self' data:; connect-src 'self'; form-action 'none'; frame-ancestors 'n
 
 /// Whether the admin listener serves `path` from here.
 pub fn handles(path: &str) -> bool {
-    path == "/admin"
+    path == "/"
+        || path == "/admin"
         || path.starts_with("/admin/")
         || path == "/playground"
         || path.starts_with("/playground/")
@@ -108,6 +110,9 @@ pub fn handles(path: &str) -> bool {
 
 /// Answers a request for an embedded file (`GET`/`HEAD`).
 pub fn serve(method: &Method, path: &str) -> Response<Full<Bytes>> {
+    if path == "/" {
+        return root(method);
+    }
     let (files, csp, rest) = if let Some(rest) = path.strip_prefix("/admin") {
         (ADMIN, ADMIN_CSP, rest)
     } else if let Some(rest) = path.strip_prefix("/playground") {
@@ -166,6 +171,24 @@ pub fn serve(method: &Method, path: &str) -> Response<Full<Bytes>> {
     r
 }
 
+/// `/` → the console. A person opening the admin address lands on the
+/// console rather than a 404. Temporary (302), so that no browser keeps it
+/// should `/` ever answer something else.
+fn root(method: &Method) -> Response<Full<Bytes>> {
+    if method != Method::GET && method != Method::HEAD {
+        let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return r;
+    }
+    let mut r = plain(StatusCode::FOUND, "");
+    r.headers_mut()
+        .insert(header::LOCATION, HeaderValue::from_static("/admin/"));
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
 fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
     *r.status_mut() = status;
@@ -209,5 +232,20 @@ mod tests {
         );
         assert!(handles("/playground/"));
         assert!(!handles("/administrator"));
+    }
+
+    #[test]
+    fn the_root_redirects_to_the_console() {
+        for method in [Method::GET, Method::HEAD] {
+            let r = serve(&method, "/");
+            assert_eq!(r.status(), StatusCode::FOUND);
+            assert_eq!(r.headers()[header::LOCATION], "/admin/");
+        }
+        assert_eq!(
+            serve(&Method::POST, "/").status(),
+            StatusCode::METHOD_NOT_ALLOWED
+        );
+        assert!(handles("/"));
+        assert!(!handles("/metrics"));
     }
 }

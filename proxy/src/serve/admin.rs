@@ -1,7 +1,8 @@
 //! The admin listener: `/healthz` (the process answers), `/readyz` (the
 //! secret cache is loaded; degraded or not, see [`readyz`]), `/metrics` (Prometheus text), the admin API
-//! (`/api/v1/…`, `crate::admin_api`), the admin console (`/admin/`) and the
-//! playground (`/playground/`). Keep it off the public network.
+//! (`/api/v1/…`, `crate::admin_api`), the admin console (`/admin/`; `/`
+//! redirects there) and the playground (`/playground/`). Keep it off the
+//! public network.
 
 use std::convert::Infallible;
 use std::sync::Arc;

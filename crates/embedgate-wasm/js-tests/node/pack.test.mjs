@@ -1,55 +1,73 @@
 // `npm pack` gives an installable tarball: install it into a scratch project
-// (no registry involved) and use it from Node ESM and CommonJS.
+// (no registry involved) and use it from Node ESM and CommonJS; its
+// metadata points at the project.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-const PKG = fileURLToPath(new URL('../../pkg/', import.meta.url));
-const npm = (args, cwd) => execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+import { pack, project, PKG, KID, SECRET, NOW, REQUEST, EXPECTED } from '../shared/packed.mjs';
 
 test('npm pack → install the tarball → import and require it', (t) => {
-  const scratch = mkdtempSync(join(tmpdir(), 'embedgate-pack-'));
-  t.after(() => rmSync(scratch, { recursive: true, force: true }));
-
-  const [packed] = JSON.parse(npm(['pack', '--json', '--pack-destination', scratch], PKG));
-  const files = packed.files.map((f) => f.path).sort();
-  for (const f of ['package.json', 'README.md', 'web/embedgate_wasm.js', 'web/embedgate_wasm_bg.wasm', 'web/embedgate_wasm.d.ts',
-    'node/index.cjs', 'node/index.mjs', 'node/package.json', 'node/embedgate_wasm.js', 'node/embedgate_wasm_bg.wasm']) {
+  const packed = pack();
+  t.after(packed.cleanup);
+  const { files } = packed;
+  for (const f of ['package.json', 'README.md', 'web/embedgate_wasm.js', 'web/embedgate_wasm_bg.wasm', 'web/embedgate_wasm.d.ts', 'web/index.d.ts',
+    'node/index.cjs', 'node/index.mjs', 'node/index.d.cts', 'node/index.d.mts', 'node/package.json', 'node/embedgate_wasm.js',
+    'node/embedgate_wasm.d.ts', 'node/embedgate_wasm_bg.wasm']) {
     assert.ok(files.includes(f), `${f} missing from the tarball: ${files.join(', ')}`);
   }
   assert.ok(!files.some((f) => f.endsWith('.tgz') || f.includes('node_modules')), files.join(', '));
 
-  const project = join(scratch, 'app');
-  execFileSync('mkdir', ['-p', project]);
-  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'scratch-app', private: true, version: '1.0.0' }));
-  npm(['install', '--no-audit', '--no-fund', '--offline', join(scratch, packed.filename)], project);
-  assert.ok(existsSync(join(project, 'node_modules/@embedgate/wasm/package.json')));
+  const app = project(packed.dir, 'app', packed.tarball);
+  assert.ok(existsSync(join(app, 'node_modules/@embedgate/wasm/package.json')));
 
-  const expected = 'https://embed.example.com/d/sales?orgId=1&eg_kid=ek_live_4f9c2a&eg_sub=user-42&eg_exp=1767225300&eg_nonce=Yc1mB0sD7rX2aQ9vT4kL&eg_sig=YE0QgQeZFo_Q-0AbKve-pAg8sT4vbKKpQiTebT5SVgw';
-  const request = `{ url: 'https://embed.example.com/d/sales?orgId=1', sub: 'user-42', exp: 1767225300, nonce: 'Yc1mB0sD7rX2aQ9vT4kL' }`;
-  writeFileSync(join(project, 'esm.mjs'), `
+  const request = JSON.stringify(REQUEST);
+  writeFileSync(join(app, 'esm.mjs'), `
 import init, { EmbedSigner, verifyEmbedUrl } from '@embedgate/wasm';
 await init();
-const signer = new EmbedSigner('ek_live_4f9c2a', 'q7Vt2mXc9LpR4sZb8NwK3yHd6FgJ1aEo');
+const signer = new EmbedSigner('${KID}', '${SECRET}');
 const url = signer.sign(${request});
-const r = verifyEmbedUrl(url, { ek_live_4f9c2a: 'q7Vt2mXc9LpR4sZb8NwK3yHd6FgJ1aEo' }, { now: 1767225000 });
+const r = verifyEmbedUrl(url, { ${KID}: '${SECRET}' }, { now: ${NOW} });
 console.log(JSON.stringify({ url, ok: r.ok, sub: r.fields.sub }));
 `);
-  writeFileSync(join(project, 'cjs.cjs'), `
+  writeFileSync(join(app, 'cjs.cjs'), `
 const { signEmbedUrl, verifyEmbedUrl } = require('@embedgate/wasm');
-const url = signEmbedUrl({ ...${request}, kid: 'ek_live_4f9c2a', secret: 'q7Vt2mXc9LpR4sZb8NwK3yHd6FgJ1aEo' });
-const r = verifyEmbedUrl(url, { ek_live_4f9c2a: 'q7Vt2mXc9LpR4sZb8NwK3yHd6FgJ1aEo' }, { now: 1767225000 });
+const url = signEmbedUrl({ ...${request}, kid: '${KID}', secret: '${SECRET}' });
+const r = verifyEmbedUrl(url, { ${KID}: '${SECRET}' }, { now: ${NOW} });
 console.log(JSON.stringify({ url, ok: r.ok, sub: r.fields.sub }));
 `);
   for (const script of ['esm.mjs', 'cjs.cjs']) {
-    const out = JSON.parse(execFileSync(process.execPath, [script], { cwd: project, encoding: 'utf8' }));
-    assert.deepEqual(out, { url: expected, ok: true, sub: 'user-42' }, script);
+    const out = JSON.parse(execFileSync(process.execPath, [script], { cwd: app, encoding: 'utf8' }));
+    assert.deepEqual(out, { url: EXPECTED, ok: true, sub: 'user-42' }, script);
   }
   // The export map resolves the package's own files, not the repository's.
-  const resolved = execFileSync(process.execPath, ['-e', "console.log(require.resolve('@embedgate/wasm'))"], { cwd: project, encoding: 'utf8' }).trim();
-  assert.equal(resolved, join(project, 'node_modules/@embedgate/wasm/node/index.cjs'));
+  const resolved = execFileSync(process.execPath, ['-e', "console.log(require.resolve('@embedgate/wasm'))"], { cwd: app, encoding: 'utf8' }).trim();
+  assert.equal(resolved, join(app, 'node_modules/@embedgate/wasm/node/index.cjs'));
+});
+
+test('package.json names the repository, homepage, bugs and keywords', () => {
+  const manifest = JSON.parse(readFileSync(join(PKG, 'package.json'), 'utf8'));
+  // One source of truth: the workspace's `repository` (root Cargo.toml).
+  const cargo = readFileSync(join(PKG, '../../../Cargo.toml'), 'utf8');
+  const repo = cargo.match(/^\[workspace\.package\][^[]*?^repository\s*=\s*"([^"]+)"/m)?.[1];
+  assert.ok(repo, 'workspace.package.repository in Cargo.toml');
+  assert.deepEqual(manifest.repository, { type: 'git', url: repo, directory: 'crates/embedgate-wasm/pkg' });
+  assert.equal(manifest.homepage, repo);
+  assert.equal(manifest.bugs?.url, `${repo}/issues`);
+  assert.ok(Array.isArray(manifest.keywords) && manifest.keywords.includes('webassembly'), String(manifest.keywords));
+  assert.equal(manifest.license, 'Apache-2.0');
+  // Every file the export map and the legacy fields name is in `files`.
+  const named = new Set();
+  const walk = (v) => { if (typeof v === 'string') named.add(v.replace(/^\.\//, '')); else if (v) Object.values(v).forEach(walk); };
+  walk(manifest.exports);
+  for (const k of ['main', 'module', 'browser', 'types']) walk(manifest[k]);
+  named.delete('package.json');
+  for (const f of named) assert.ok(manifest.files.includes(f), `${f} is named but not in "files"`);
+  // Each export condition lists `types` first (TypeScript takes the first match).
+  const conditions = (v) => (v && typeof v === 'object' ? [v, ...Object.values(v).flatMap(conditions)] : []);
+  for (const c of conditions(manifest.exports['.'])) {
+    if ('types' in c) assert.equal(Object.keys(c)[0], 'types', JSON.stringify(c));
+  }
 });

@@ -18,3 +18,8 @@ module.exports = {
   initSync,
   default: init,
 };
+// What TypeScript, Babel and esbuild take as "compiled from an ES module":
+// `import init from '@embedgate/wasm'` in CommonJS code then gets `default`
+// (as `index.d.cts` declares), not the whole exports object. Not
+// enumerable, so it is no export of its own.
+Object.defineProperty(module.exports, '__esModule', { value: true });
