@@ -212,6 +212,44 @@ test('every route block in docs/recipes/ passes `embedgate serve --check`', () =
   }
 });
 
+test('the embedgate.toml of docs/deploy.md, with the systemd unit\'s variables and credentials, passes `embedgate serve --check`', () => {
+  const page = readFileSync(join(ROOT, 'docs/deploy.md'), 'utf8');
+  const configs = [...page.matchAll(/^```toml\n([\s\S]*?)^```$/gm)].map((m) => m[1]).filter((b) => b.startsWith('[listen]'));
+  assert.equal(configs.length, 1, 'docs/deploy.md should hold one embedgate.toml (a toml block starting with [listen])');
+  const unit = readFileSync(join(ROOT, 'docs/deploy/embedgate.service'), 'utf8');
+
+  // The credentials directory systemd would make (%d), from LoadCredential=.
+  const creds = join(dir, 'credentials');
+  mkdirSync(creds, { recursive: true });
+  const loaded = [...unit.matchAll(/^LoadCredential=([^:\n]+):(\S+)$/gm)].map((m) => m[1]);
+  assert.deepEqual(loaded.sort(), ['master.key', 'tls.crt', 'tls.key']);
+  writeFileSync(join(creds, 'master.key'), `${MASTER_KEY}\n`);
+  const cert = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1',
+    '-subj', '/CN=embed.app.example.com', '-addext', 'subjectAltName=DNS:embed.app.example.com',
+    '-keyout', join(creds, 'tls.key'), '-out', join(creds, 'tls.crt')], { encoding: 'utf8' });
+  assert.equal(cert.status, 0, `openssl (needed to make a test certificate) failed: ${cert.error ?? cert.stderr}`);
+
+  // The unit's Environment= lines, %d pointing at that directory.
+  const env = { PATH: process.env.PATH };
+  for (const m of unit.matchAll(/^Environment=([A-Z_]+)=(.*)$/gm)) env[m[1]] = m[2].replace('%d', creds);
+  assert.ok(env.EMBEDGATE_MASTER_KEY_FILE && env.EMBEDGATE_TLS_CERT_FILE && env.EMBEDGATE_TLS_KEY_FILE, JSON.stringify(env));
+
+  // The file as printed, on local ports and a temporary store (the same
+  // master key: --check proves it against the store).
+  const store = join(dir, 'deploy.db');
+  createSecret(store, 'deploy');
+  let config = configs[0]
+    .replace(/^public = "0\.0\.0\.0:443"$/m, 'public = "127.0.0.1:0"')
+    .replace(/^admin = "127\.0\.0\.1:8081"(.*)$/m, 'admin = "127.0.0.1:0"$1')
+    .replace('sqlite:///var/lib/embedgate/store.db', `sqlite://${store}`);
+  assert.doesNotMatch(config, /:443"|:8081"|\/var\/lib/, 'the substitutions above no longer match docs/deploy.md');
+  const cfg = join(dir, 'deploy.toml');
+  writeFileSync(cfg, config);
+  const r = run(['serve', '--check', '--config', cfg], { env });
+  assert.equal(r.status, 0, `embedgate serve --check refused docs/deploy.md's configuration:\n${r.stderr}${r.stdout}`);
+  assert.match(r.stdout, /configuration ok/);
+});
+
 /**
  * One dashboard behind the proxy, embedded cross-origin: starts the proxy
  * (with the recipe's route block) and the host page; returns the page with
