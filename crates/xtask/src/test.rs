@@ -2,6 +2,8 @@
 
 use std::process::Command;
 
+use anyhow::Context as _;
+
 use crate::run::{cargo, cargo_cmd, status, step};
 use crate::toolchain;
 
@@ -93,6 +95,8 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
 
     python_sdk()?;
 
+    recipes()?;
+
     println!(
         "\nxtask: all checks and suites passed in {:.0} s",
         started.elapsed().as_secs_f64()
@@ -147,4 +151,100 @@ fn python_sdk() -> anyhow::Result<()> {
         .current_dir(&sdk)
         .env("EMBEDGATE_BIN", root.join("target/debug/embedgate"));
     status(unittest)
+}
+
+/// The dashboard recipes (`docs/recipes/`, tested in `tests/recipes`):
+/// every route block through `embedgate serve --check`; Streamlit and Dash,
+/// installed from PyPI at pinned versions, behind `embedgate serve` and
+/// embedded through a signed URL in a cross-origin iframe in headless
+/// Chromium. Then the systemd unit of `docs/deploy`.
+fn recipes() -> anyhow::Result<()> {
+    step("dashboard recipes: Streamlit and Dash into target/recipes-venv (tests/recipes/requirements.txt)");
+    let python = toolchain::ensure_recipes_venv()?;
+    let chromium = toolchain::ensure_chromium()?;
+    toolchain::ensure_npm_deps("tests/recipes")?;
+    cargo(&["build", "-p", "embedgate", "--locked"])?;
+
+    step("dashboard recipes: route blocks through serve --check; Streamlit and Dash behind embedgate serve in a cross-origin iframe (headless Chromium)");
+    let root = crate::root();
+    let mut node = Command::new("node");
+    node.args(["--test", "--test-concurrency=1", "recipes.test.mjs"])
+        .current_dir(root.join("tests/recipes"))
+        .env("CHROMIUM", chromium)
+        .env("RECIPES_PYTHON", python)
+        .env("EMBEDGATE_BIN", root.join("target/debug/embedgate"));
+    status(node)?;
+
+    deploy_unit()
+}
+
+/// `docs/deploy/embedgate.service` through `systemd-analyze verify` and
+/// `systemd-analyze security` (exposure at most 2.0), when systemd-analyze
+/// is installed or can be (as root); otherwise the step says it skipped.
+fn deploy_unit() -> anyhow::Result<()> {
+    step("systemd unit docs/deploy/embedgate.service: systemd-analyze verify, security");
+    let Some(analyze) = toolchain::systemd_analyze()? else {
+        println!(
+            "xtask: SKIPPED the systemd unit check: systemd-analyze is not installed and cannot be \
+             installed here (xtask installs it only as root with apt-get)"
+        );
+        return Ok(());
+    };
+    let root = crate::root();
+    let unit = std::fs::read_to_string(root.join("docs/deploy/embedgate.service"))?;
+    // verify checks that each Exec program exists: the unit's copy points
+    // at the binary just built instead of /usr/local/bin.
+    let dir = root.join("target/deploy-unit");
+    std::fs::create_dir_all(&dir)?;
+    let copy = dir.join("embedgate.service");
+    let bin = root.join("target/debug/embedgate");
+    std::fs::write(
+        &copy,
+        unit.replace("/usr/local/bin/embedgate", &bin.to_string_lossy()),
+    )?;
+
+    // verify only warns about unknown keys and values it cannot parse and
+    // still exits 0: any output is a failure.
+    let out = Command::new(&analyze)
+        .arg("verify")
+        .arg(&copy)
+        .output()
+        .context("cannot run systemd-analyze verify")?;
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    crate::ensure(out.status.success() && said.trim().is_empty(), || {
+        format!(
+            "systemd-analyze verify docs/deploy/embedgate.service ({}):\n{said}",
+            out.status
+        )
+    })?;
+    println!("systemd-analyze verify: no complaint");
+
+    // --threshold counts in tenths: 20 = an exposure level of 2.0 ("OK").
+    let out = Command::new(&analyze)
+        .args(["security", "--offline=yes", "--threshold=20"])
+        .arg(&copy)
+        .output()
+        .context("cannot run systemd-analyze security")?;
+    let report = String::from_utf8_lossy(&out.stdout);
+    crate::ensure(out.status.success(), || {
+        format!(
+            "systemd-analyze security: docs/deploy/embedgate.service is more exposed than 2.0 ({}):\n{report}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })?;
+    println!(
+        "systemd-analyze security: {}",
+        report
+            .lines()
+            .rev()
+            .find(|l| l.contains("exposure level"))
+            .unwrap_or("(no exposure line)")
+            .trim()
+    );
+    Ok(())
 }

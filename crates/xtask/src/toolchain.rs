@@ -220,3 +220,77 @@ pub fn ensure_npm_deps(dir: &str) -> anyhow::Result<()> {
 fn modified(path: &std::path::Path) -> Option<std::time::SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
+
+/// The virtualenv `target/recipes-venv` with the dashboards of the recipe
+/// tests (Streamlit, Dash), exactly as `tests/recipes/requirements.txt`
+/// pins them; returns its `python`. The venv is made anew (`--clear`) and
+/// pip runs only when that file differs from the copy kept in the venv at
+/// the last install, so a version dropped from the file is gone too.
+pub fn ensure_recipes_venv() -> anyhow::Result<std::path::PathBuf> {
+    ensure_python()?;
+    let root = crate::root();
+    let venv = root.join("target/recipes-venv");
+    let python = venv.join("bin/python");
+    let requirements = root.join("tests/recipes/requirements.txt");
+    let wanted = std::fs::read_to_string(&requirements)
+        .with_context(|| format!("cannot read {}", requirements.display()))?;
+    let stamp = venv.join("requirements.installed");
+    if python.is_file() && std::fs::read_to_string(&stamp).is_ok_and(|s| s == wanted) {
+        return Ok(python);
+    }
+    step("creating target/recipes-venv and installing tests/recipes/requirements.txt (Streamlit, Dash)");
+    let mut cmd = Command::new("python3");
+    cmd.args(["-m", "venv", "--clear"]).arg(&venv);
+    status(cmd).context(
+        "python3 -m venv failed: the venv module and ensurepip are needed (apt-get install python3-venv)",
+    )?;
+    let mut pip = Command::new(&python);
+    pip.args([
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--quiet",
+        "--requirement",
+    ])
+    .arg(&requirements);
+    status(pip)
+        .context("pip could not install the recipe tests' dashboards (PyPI must be reachable)")?;
+    std::fs::write(&stamp, wanted).with_context(|| format!("cannot write {}", stamp.display()))?;
+    Ok(python)
+}
+
+/// `systemd-analyze`, for checking the systemd unit of docs/deploy: found
+/// on PATH, else installed with apt-get (package `systemd`) when running as
+/// root; `None` when it is missing and cannot be installed here.
+pub fn systemd_analyze() -> anyhow::Result<Option<std::path::PathBuf>> {
+    let found = || {
+        Command::new("systemd-analyze")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if found() {
+        return Ok(Some("systemd-analyze".into()));
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !(root && crate::run::has("apt-get")) {
+        return Ok(None);
+    }
+    step("installing systemd-analyze (apt-get install systemd)");
+    let mut update = Command::new("apt-get");
+    update.arg("update");
+    status(update)?;
+    let mut install = Command::new("apt-get");
+    install
+        .args(["install", "-y", "--no-install-recommends", "systemd"])
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    status(install)?;
+    crate::ensure(found(), || {
+        "apt-get installed systemd but systemd-analyze does not run".into()
+    })?;
+    Ok(Some("systemd-analyze".into()))
+}
