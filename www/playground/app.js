@@ -265,7 +265,7 @@ async function loadFailure(e) {
   }
   return missing
     ? 'The playground\'s WebAssembly build is missing (pkg/embedgate_wasm.js: 404 Not Found), so nothing can be signed or verified here. ' +
-        'Build it with `cargo xtask demo` (or `cargo xtask test`) and restart the proxy, or serve this directory with its pkg/ folder; then reload.'
+        'Build it with `cargo xtask demo` or `cargo xtask test` (either rebuilds the embedgate binary that embeds it; restart it), or serve www/playground with its pkg/ folder; then reload.'
     : `The playground's WebAssembly module did not load (${e.message}). Serve this directory over HTTP with its pkg/ folder (built by \`cargo xtask demo\` or \`cargo xtask test\`), then reload.`;
 }
 
@@ -279,8 +279,8 @@ try {
   $('verify-now').value = nowSecs();
   wire();
   refreshSign();
-  document.body.dataset.ready = 'yes';
   $('local-state').textContent = 'Runs in your browser · nothing you type leaves this page';
+  document.body.dataset.ready = 'yes';
 } catch (e) {
   const el = $('load-error');
   el.hidden = false;

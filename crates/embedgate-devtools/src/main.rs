@@ -58,7 +58,7 @@ enum BenchCommand {
         /// File holding the secret value.
         #[arg(long)]
         secret_file: PathBuf,
-        /// The absolute URL to sign, e.g. https://bench.local/d/data.json.
+        /// The absolute URL to sign, e.g. `https://bench.local/d/data.json`.
         #[arg(long)]
         url: String,
         /// How many URLs.

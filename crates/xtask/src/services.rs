@@ -198,7 +198,7 @@ pub fn postgres_answers(url: &str) -> bool {
     }
     let mut ready = Command::new("pg_isready");
     ready.args(["-t", "5", "-d", url]);
-    quiet(ready).map_or(true, |out| out.status.success())
+    quiet(ready).is_none_or(|out| out.status.success())
 }
 
 /// Whether Redis answers `PING` at `url`.
@@ -607,4 +607,35 @@ pub fn with_services(args: &[String]) -> anyhow::Result<()> {
     let mut cmd = Command::new(program);
     cmd.args(rest);
     crate::run::status(cmd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{free_port, host_port, postgres_answers, redis_answers};
+
+    #[test]
+    fn host_port_of_service_urls() {
+        let hp = |u: &str, p| host_port(u, p).unwrap();
+        assert_eq!(
+            hp("postgres://postgres@127.0.0.1:5432/test", 5432),
+            "127.0.0.1:5432"
+        );
+        assert_eq!(
+            hp("postgres://u:p@db.local/test?sslmode=disable", 5432),
+            "db.local:5432"
+        );
+        assert_eq!(hp("redis://127.0.0.1:6380/2", 6379), "127.0.0.1:6380");
+        assert_eq!(hp("redis://localhost", 6379), "localhost:6379");
+        assert!(host_port("127.0.0.1:5432", 5432).is_err());
+        assert!(host_port("postgres:///test", 5432).is_err());
+    }
+
+    #[test]
+    fn nothing_listening_is_no_server() {
+        let port = free_port().unwrap();
+        assert!(!postgres_answers(&format!(
+            "postgres://postgres@127.0.0.1:{port}/test"
+        )));
+        assert!(!redis_answers(&format!("redis://127.0.0.1:{port}")));
+    }
 }
