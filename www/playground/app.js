@@ -1,7 +1,13 @@
 // The embedgate signing playground. Everything happens in this page with the
 // WebAssembly build of embedgate-core; no value typed here is sent anywhere.
-import init, { signEmbedUrl, verifyEmbedUrl, stringToSign, generateSecret, generateNonce } from './pkg/embedgate_wasm.js';
+//
+// The WebAssembly package (./pkg/, built by `cargo xtask demo` or `cargo
+// xtask test`, not committed) is imported dynamically: a static import of a
+// missing module fails before this script runs, leaving a dead page with no
+// word of why.
 import { explode, diffLines } from './diff.js';
+
+let signEmbedUrl, verifyEmbedUrl, stringToSign, generateSecret, generateNonce;
 
 const $ = (id) => document.getElementById(id);
 const nowSecs = () => Math.floor(Date.now() / 1000);
@@ -249,18 +255,37 @@ function wire() {
   }
 }
 
+/** Why the WebAssembly package did not load, in words a reader can act on. */
+async function loadFailure(e) {
+  let missing = false;
+  try {
+    missing = (await fetch(new URL('./pkg/embedgate_wasm.js', import.meta.url), { method: 'HEAD', cache: 'no-store' })).status === 404;
+  } catch {
+    // Not even this page's origin answers; report the import's error.
+  }
+  return missing
+    ? 'The playground\'s WebAssembly build is missing (pkg/embedgate_wasm.js: 404 Not Found), so nothing can be signed or verified here. ' +
+        'Build it with `cargo xtask demo` or `cargo xtask test` (either rebuilds the embedgate binary that embeds it; restart it), or serve www/playground with its pkg/ folder; then reload.'
+    : `The playground's WebAssembly module did not load (${e.message}). Serve this directory over HTTP with its pkg/ folder (built by \`cargo xtask demo\` or \`cargo xtask test\`), then reload.`;
+}
+
 try {
-  await init({ module_or_path: new URL('./pkg/embedgate_wasm_bg.wasm', import.meta.url) });
+  const wasm = await import('./pkg/embedgate_wasm.js');
+  await wasm.default({ module_or_path: new URL('./pkg/embedgate_wasm_bg.wasm', import.meta.url) });
+  ({ signEmbedUrl, verifyEmbedUrl, stringToSign, generateSecret, generateNonce } = wasm);
   $('secret').value = generateSecret();
   $('nonce').value = generateNonce();
   $('now').value = nowSecs();
   $('verify-now').value = nowSecs();
   wire();
   refreshSign();
+  $('local-state').textContent = 'Runs in your browser · nothing you type leaves this page';
   document.body.dataset.ready = 'yes';
 } catch (e) {
   const el = $('load-error');
   el.hidden = false;
-  el.textContent = `The WebAssembly module did not load (${e.message}). Serve this directory over HTTP with its pkg/ folder (cargo xtask test builds it).`;
+  el.textContent = await loadFailure(e);
+  $('local-state').textContent = 'Not running: the WebAssembly module did not load';
+  for (const b of document.querySelectorAll('main button')) b.disabled = true;
   document.body.dataset.ready = 'failed';
 }

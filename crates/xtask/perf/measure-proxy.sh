@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # usage: measure-proxy.sh BIN MODE(callgrind|strace|cpu|load) CASE(cookie|signed|nginx) N [OUTDIR]
 # (N is requests, or seconds of wrk -c32 for MODE=load)
-# Starts `embedgate bench-helper backend` and `embedgate serve` (one route
+# Starts `embedgate-dev bench backend` and `BIN serve` (one route
 # /d/ -> backend, admin off, insecure_dev_cookies, as cargo xtask bench-proxy)
 # pinned to CPU 1, warms up, then counts N requests from client.py.
+# The backend, the store (created through BIN's own `secrets create`) and
+# the signed URLs come from embedgate-dev: $EMBEDGATE_DEV, else this
+# checkout's target/release/embedgate-dev
+# (cargo build --release -p embedgate-devtools).
 set -euo pipefail
 BIN=$1; MODE=$2; CASE=$3; N=$4; OUT=${5:-$(mktemp -d /tmp/embedgate-measure.XXXXXX)}
 HERE=$(cd "$(dirname "$0")" && pwd)
+DEV=${EMBEDGATE_DEV:-$HERE/../../../target/release/embedgate-dev}
+[ -x "$DEV" ] || { echo "no embedgate-dev at $DEV: cargo build --release -p embedgate-devtools, or set EMBEDGATE_DEV" >&2; exit 1; }
 mkdir -p "$OUT"
 DIR=$(mktemp -d /tmp/embedgate-measure-run.XXXXXX)
 port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
@@ -14,9 +20,9 @@ BP=$(port); PP=$(port)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$DIR"; }
 trap cleanup EXIT
-taskset -c 1 "$BIN" bench-helper backend --listen 127.0.0.1:$BP >"$DIR/backend.log" 2>&1 &
+taskset -c 1 "$DEV" bench backend --listen 127.0.0.1:$BP >"$DIR/backend.log" 2>&1 &
 PIDS+=($!)
-KID=$("$BIN" bench-helper setup --dir "$DIR")
+KID=$("$DEV" bench setup --dir "$DIR" --via "$BIN")
 cat >"$DIR/embedgate.toml" <<TOML
 [listen]
 public = "127.0.0.1:$PP"
@@ -36,7 +42,7 @@ prefix = "/d/"
 upstream = "http://127.0.0.1:$BP"
 TOML
 WARM=300
-"$BIN" bench-helper presign --kid "$KID" --secret-file "$DIR/secret" --url https://bench.local/d/data.json --count $((N + WARM + 1)) --out "$DIR/urls"
+"$DEV" bench presign --kid "$KID" --secret-file "$DIR/secret" --url https://bench.local/d/data.json --count $((N + WARM + 1)) --out "$DIR/urls"
 head -1 "$DIR/urls" >"$DIR/first"; sed -n "2,$((WARM+1))p" "$DIR/urls" >"$DIR/warm"; tail -n +$((WARM+2)) "$DIR/urls" >"$DIR/measured"
 if [ "$MODE" = callgrind ]; then
   EMBEDGATE_LOG=info taskset -c 1 valgrind --tool=callgrind --separate-threads=yes --compress-strings=no --compress-pos=no \
@@ -88,7 +94,7 @@ NGX
   }
   PERF=
   if [ "$CASE" = signed ]; then
-    "$BIN" bench-helper presign --kid "$KID" --secret-file "$DIR/secret" --url https://bench.local/d/data.json --count $((N * 40000)) --out "$DIR/load-urls"
+    "$DEV" bench presign --kid "$KID" --secret-file "$DIR/secret" --url https://bench.local/d/data.json --count $((N * 40000)) --out "$DIR/load-urls"
   fi
   read u0 s0 < <(ticks)
   perf_start

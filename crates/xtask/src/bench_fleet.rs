@@ -6,72 +6,22 @@
 //!
 //! The work is `proxy/examples/bench_fleet.rs` (release build); this task
 //! builds it, checks PostgreSQL, runs it and records the machine.
-//! Also home of [`ensure_test_postgres`], which `cargo xtask test` calls.
 
-use std::net::{TcpStream, ToSocketAddrs as _};
 use std::process::Command;
-use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 
 use crate::run::{cargo, step};
 
-/// The variable the store and fleet tests read.
-pub const TEST_POSTGRES_ENV: &str = "EMBEDGATE_TEST_POSTGRES_URL";
-/// The local server `cargo xtask test` uses unless told otherwise.
-pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-/// `host:port` of a `postgres://user@host:port/db` URL (port 5432 if none).
-fn host_port(url: &str) -> anyhow::Result<String> {
-    let rest = url
-        .split_once("://")
-        .map(|(_, r)| r)
-        .context("expected postgres://USER@HOST:PORT/DB")?;
-    let authority = rest.split(['/', '?']).next().unwrap_or_default();
-    let host = authority.rsplit('@').next().unwrap_or_default();
-    if host.is_empty() {
-        bail!("no host in {url}");
-    }
-    Ok(if host.contains(':') {
-        host.to_owned()
-    } else {
-        format!("{host}:5432")
-    })
-}
-
-/// Fails loudly unless a PostgreSQL server answers at `url`.
+/// Fails loudly unless PostgreSQL answers at `url`.
 fn check_postgres(url: &str) -> anyhow::Result<()> {
-    let hp = host_port(url)?;
-    let answers = hp
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .is_some_and(|a| TcpStream::connect_timeout(&a, Duration::from_secs(3)).is_ok());
-    let ready = answers
-        && Command::new("pg_isready")
-            .args(["-d", url, "-t", "3"])
-            .output()
-            .map_or(true, |o| o.status.success());
-    if !ready {
-        bail!(
-            "PostgreSQL is needed at {hp} for the fleet tests ({TEST_POSTGRES_ENV}={url}), \
-             and it does not answer. Start it, or point {TEST_POSTGRES_ENV} at one."
-        );
-    }
-    Ok(())
-}
-
-/// Sets `EMBEDGATE_TEST_POSTGRES_URL` to the local server unless already
-/// set, after checking that the server answers.
-pub fn ensure_test_postgres() -> anyhow::Result<()> {
-    let url = std::env::var(TEST_POSTGRES_ENV)
-        .ok()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| DEFAULT_POSTGRES_URL.to_owned());
-    check_postgres(&url)?;
-    // Read by the child test processes.
-    std::env::set_var(TEST_POSTGRES_ENV, &url);
-    Ok(())
+    crate::ensure(crate::services::postgres_answers(url), || {
+        format!(
+            "PostgreSQL is needed at {url} for the fleet benchmark (EMBEDGATE_BENCH_POSTGRES_URL, \
+             else {}), and it does not answer. Start it, or point the variable at one.",
+            crate::services::POSTGRES_ENV
+        )
+    })
 }
 
 fn capture(cmd: &str, args: &[&str]) -> String {
@@ -97,8 +47,8 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         }
     }
     let url = std::env::var("EMBEDGATE_BENCH_POSTGRES_URL")
-        .or_else(|_| std::env::var(TEST_POSTGRES_ENV))
-        .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
+        .or_else(|_| std::env::var(crate::services::POSTGRES_ENV))
+        .unwrap_or_else(|_| crate::services::DEFAULT_POSTGRES_URL.to_owned());
     check_postgres(&url)?;
 
     step("release build of embedgate and the fleet benchmark");

@@ -14,8 +14,11 @@
 //! (`--allow-idle` to not); `--baseline BINARY` adds an earlier build of
 //! `embedgate` as extra cases in the same run.
 //! wrk and nginx are installed with apt-get when missing (as root); the
-//! proxy and the backend are the release build of `embedgate` (the backend
-//! is its hidden `bench-helper backend`).
+//! proxy is the release build of `embedgate`, and the backend, the store
+//! set-up and the pre-signed URLs come from the release build of
+//! `embedgate-dev` (`crates/embedgate-devtools`), for the baseline too:
+//! the baseline binary only runs `serve`, on a store it created itself
+//! through its own `secrets create` (so in its own store format).
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -25,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 
-use crate::run::{cargo, status, step};
+use crate::run::{cargo, step};
 
 const PATH: &str = "/d/data.json";
 /// The host the signed URLs are signed for (`verify.public_host`).
@@ -175,38 +178,14 @@ fn ensure_tools() -> anyhow::Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
-    if !is_root() {
+    if !crate::apt::can_install() {
         bail!(
             "{} missing and not root: install them (apt-get install {}) and re-run",
             missing.join(", "),
             missing.join(" ")
         );
     }
-    step(&format!("installing {} with apt-get", missing.join(", ")));
-    let mut install = Command::new("apt-get");
-    install
-        .args(["install", "-y", "--no-install-recommends"])
-        .args(&missing)
-        .env("DEBIAN_FRONTEND", "noninteractive");
-    if status(install).is_err() {
-        let mut update = Command::new("apt-get");
-        update.arg("update");
-        status(update)?;
-        let mut install = Command::new("apt-get");
-        install
-            .args(["install", "-y", "--no-install-recommends"])
-            .args(&missing)
-            .env("DEBIAN_FRONTEND", "noninteractive");
-        status(install)?;
-    }
-    Ok(())
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    crate::apt::install(&missing)
 }
 
 fn on_path(bin: &str) -> bool {
@@ -387,9 +366,18 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         )
     })?;
     ensure_tools()?;
-    step("building embedgate (release)");
-    cargo(&["build", "--release", "-p", "embedgate", "--locked"])?;
+    step("building embedgate and embedgate-dev (release)");
+    cargo(&[
+        "build",
+        "--release",
+        "-p",
+        "embedgate",
+        "-p",
+        "embedgate-devtools",
+        "--locked",
+    ])?;
     let bin = crate::root().join("target/release/embedgate");
+    let dev = crate::root().join("target/release/embedgate-dev");
 
     let dir = std::env::temp_dir().join(format!("embedgate-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -406,8 +394,8 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let backend_s = backend.to_string();
     lab.spawn_pinned(
         "backend",
-        &bin,
-        &["bench-helper", "backend", "--listen", &backend_s],
+        &dev,
+        &["bench", "backend", "--listen", &backend_s],
     )?;
     wait_listening(&mut lab, backend)?;
 
@@ -423,23 +411,19 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     )?;
     wait_listening(&mut lab, nginx)?;
 
-    let out = Command::new(&bin)
-        .args(["bench-helper", "setup", "--dir", &dir_s])
-        .output()
-        .context("embedgate bench-helper setup")?;
-    crate::ensure(out.status.success(), || {
-        format!("setup failed: {}", String::from_utf8_lossy(&out.stderr))
-    })?;
-    let kid = String::from_utf8(out.stdout)?.trim().to_owned();
-    let toml = format!(
-        r#"# cargo xtask bench-proxy
+    let this = Signing::setup(&dev, &dir, None)?;
+    // The configuration of a proxy on `public` with its store in `store`.
+    let toml = |public: SocketAddr, store: &Path| {
+        let store = store.display();
+        format!(
+            r#"# cargo xtask bench-proxy
 [listen]
-public = "{proxy}"
+public = "{public}"
 admin = "off"
 
 [store]
-url = "sqlite://{dir_s}/store.db"
-master_key_file = "{dir_s}/master.key"
+url = "sqlite://{store}/store.db"
+master_key_file = "{store}/master.key"
 
 [verify]
 public_host = "{PUBLIC_HOST}"
@@ -454,25 +438,24 @@ name = "d"
 prefix = "/d/"
 upstream = "http://{backend}"
 "#
-    );
+        )
+    };
     let config = dir.join("embedgate.toml");
-    std::fs::write(&config, &toml)?;
+    std::fs::write(&config, toml(proxy, &dir))?;
     let config_s = config.display().to_string();
     lab.spawn_pinned("embedgate", &bin, &["serve", "--config", &config_s])?;
     wait_listening(&mut lab, proxy)?;
-    // The baseline build serves the same store and route on its own port;
-    // sessions are stateless, so the same cookie works on both.
+    // The baseline build serves the same route on its own port, from a store
+    // of its own that it created itself (the store format may differ
+    // between builds), with a secret of its own.
     let baseline = match &opts.baseline {
         Some(base_bin) => {
             let addr = lo(free_port()?);
+            let base_dir = dir.join("baseline");
+            std::fs::create_dir_all(&base_dir)?;
+            let signing = Signing::setup(&dev, &base_dir, Some(base_bin))?;
             let base_config = dir.join("baseline.toml");
-            std::fs::write(
-                &base_config,
-                toml.replace(
-                    &format!("public = \"{proxy}\""),
-                    &format!("public = \"{addr}\""),
-                ),
-            )?;
+            std::fs::write(&base_config, toml(addr, &base_dir))?;
             let base_config_s = base_config.display().to_string();
             lab.spawn_pinned(
                 "embedgate (baseline)",
@@ -480,46 +463,14 @@ upstream = "http://{backend}"
                 &["serve", "--config", &base_config_s],
             )?;
             wait_listening(&mut lab, addr)?;
-            Some(addr)
+            let cookie = signing.open_session(addr, &dir)?;
+            Some((addr, signing, cookie))
         }
         None => None,
     };
 
-    let presign = |count: usize, out: &Path| -> anyhow::Result<()> {
-        let st = Command::new(&bin)
-            .args(["bench-helper", "presign", "--kid", &kid, "--secret-file"])
-            .arg(dir.join("secret"))
-            .args(["--url", &format!("https://{PUBLIC_HOST}{PATH}")])
-            .arg("--count")
-            .arg(count.to_string())
-            .arg("--out")
-            .arg(out)
-            .status()
-            .context("embedgate bench-helper presign")?;
-        crate::ensure(st.success(), || "presign failed".into())
-    };
-
     // One signed request opens the session the cookie cases use.
-    let first = dir.join("first-url.txt");
-    presign(1, &first)?;
-    let url = std::fs::read_to_string(&first)?.trim().to_owned();
-    let resp = http_get(proxy, &url, "")?;
-    crate::ensure(resp.starts_with("HTTP/1.1 200"), || {
-        format!("the first signed request failed:\n{resp}")
-    })?;
-    let cookie = resp
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("set-cookie")
-                .then(|| v.trim().split(';').next().unwrap_or("").to_owned())
-        })
-        .context("no Set-Cookie on the signed response")?;
-    let resp = http_get(proxy, PATH, &format!("Cookie: {cookie}\r\n"))?;
-    crate::ensure(resp.starts_with("HTTP/1.1 200"), || {
-        format!("the cookie request failed:\n{resp}")
-    })?;
-    let cookie_header = vec![format!("Cookie: {cookie}")];
+    let cookie_header = this.open_session(proxy, &dir)?;
     let lua = dir.join("signed.lua");
     std::fs::write(&lua, SIGNED_LUA)?;
 
@@ -568,17 +519,19 @@ upstream = "http://{backend}"
         // managed (or `floor_rps`, if higher), so none is used twice (a
         // replay would show as non-2xx). Returns the cookie case's rate.
         let proxy_cases = |addr: SocketAddr,
+                           signing: &Signing,
+                           cookie_header: &[String],
                            (cookie_case, signed_case): (&'static str, &'static str),
                            file: String,
                            floor_rps: f64,
                            rows: &mut Vec<Row>,
                            lab: &mut Lab|
          -> anyhow::Result<f64> {
-            let cookie_m = wrk(addr, conns, d, &cookie_header, None)?;
+            let cookie_m = wrk(addr, conns, d, cookie_header, None)?;
             run_case(cookie_case, cookie_m, rows);
             let count = (cookie_m.rps.max(floor_rps) * d as f64 * 1.6) as usize + 10_000;
             let urls = dir.join(file);
-            presign(count, &urls)?;
+            signing.presign(count, &urls)?;
             lab.check_alive()?;
             let m = wrk(addr, conns, d, &[], Some((&lua, &urls)))?;
             crate::ensure(m.requests as usize <= count, || {
@@ -609,15 +562,19 @@ upstream = "http://{backend}"
             );
             let cookie_rps = proxy_cases(
                 proxy,
+                &this,
+                &cookie_header,
                 ("embedgate, session cookie", "embedgate, signed URL each"),
                 format!("signed-c{conns}-r{round}.txt"),
                 0.0,
                 &mut rows,
                 &mut lab,
             )?;
-            if let Some(base) = baseline {
+            if let Some((base, signing, cookie)) = &baseline {
                 proxy_cases(
-                    base,
+                    *base,
+                    signing,
+                    cookie,
                     (
                         "baseline build, session cookie",
                         "baseline build, signed URL each",
@@ -637,6 +594,78 @@ upstream = "http://{backend}"
 
     report(&rows, &opts, &idle_note, &load_before, &load_after);
     Ok(())
+}
+
+/// One proxy's embed secret: its client id and the file of its value,
+/// signed with by `embedgate-dev bench presign`.
+struct Signing {
+    dev: PathBuf,
+    kid: String,
+    secret_file: PathBuf,
+}
+
+impl Signing {
+    /// `embedgate-dev bench setup` in `dir`: a store with one secret, made
+    /// with this build's store, or through `via`'s own CLI.
+    fn setup(dev: &Path, dir: &Path, via: Option<&PathBuf>) -> anyhow::Result<Signing> {
+        let mut cmd = Command::new(dev);
+        cmd.args(["bench", "setup", "--dir"]).arg(dir);
+        if let Some(via) = via {
+            cmd.arg("--via").arg(via);
+        }
+        let out = cmd.output().context("embedgate-dev bench setup")?;
+        crate::ensure(out.status.success(), || {
+            format!(
+                "embedgate-dev bench setup failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })?;
+        Ok(Signing {
+            dev: dev.to_owned(),
+            kid: String::from_utf8(out.stdout)?.trim().to_owned(),
+            secret_file: dir.join("secret"),
+        })
+    }
+
+    /// Writes `count` fresh signed URLs of the benchmark's path to `out`.
+    fn presign(&self, count: usize, out: &Path) -> anyhow::Result<()> {
+        let st = Command::new(&self.dev)
+            .args(["bench", "presign", "--kid", &self.kid, "--secret-file"])
+            .arg(&self.secret_file)
+            .args(["--url", &format!("https://{PUBLIC_HOST}{PATH}")])
+            .arg("--count")
+            .arg(count.to_string())
+            .arg("--out")
+            .arg(out)
+            .status()
+            .context("embedgate-dev bench presign")?;
+        crate::ensure(st.success(), || "presign failed".into())
+    }
+
+    /// One signed request to the proxy at `addr`; returns the `Cookie`
+    /// header of the session it opened, checked with one cookie request.
+    fn open_session(&self, addr: SocketAddr, dir: &Path) -> anyhow::Result<Vec<String>> {
+        let first = dir.join(format!("first-url-{}.txt", addr.port()));
+        self.presign(1, &first)?;
+        let url = std::fs::read_to_string(&first)?.trim().to_owned();
+        let resp = http_get(addr, &url, "")?;
+        crate::ensure(resp.starts_with("HTTP/1.1 200"), || {
+            format!("the first signed request to {addr} failed:\n{resp}")
+        })?;
+        let cookie = resp
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("set-cookie")
+                    .then(|| v.trim().split(';').next().unwrap_or("").to_owned())
+            })
+            .context("no Set-Cookie on the signed response")?;
+        let resp = http_get(addr, PATH, &format!("Cookie: {cookie}\r\n"))?;
+        crate::ensure(resp.starts_with("HTTP/1.1 200"), || {
+            format!("the cookie request to {addr} failed:\n{resp}")
+        })?;
+        Ok(vec![format!("Cookie: {cookie}")])
+    }
 }
 
 /// How idle CPUs behaved during the run.

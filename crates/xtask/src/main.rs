@@ -1,13 +1,15 @@
 //! `cargo xtask <task>`: the project's two commands and its benchmarks.
 //!
 //! Every task installs what it needs (wasm target, pinned tools, npm
-//! packages, Chromium when root) and fails loudly; nothing is skipped
-//! silently.
+//! packages, Chromium, PostgreSQL and Redis when root) and fails loudly;
+//! nothing is skipped silently.
 
+mod apt;
 mod bench_fleet;
 mod bench_proxy;
 mod demo;
 mod run;
+mod services;
 mod test;
 mod toolchain;
 mod wasm;
@@ -24,6 +26,9 @@ tasks:
   bench-proxy   the edge proxy vs the backend direct and nginx, under wrk
                 (--rounds N, --duration S, --baseline OTHER_EMBEDGATE_BINARY, --allow-idle)
   bench-fleet   three proxies on one PostgreSQL store: propagation, start-up, memory
+  with-services COMMAND [ARGS...]
+                run COMMAND with EMBEDGATE_TEST_POSTGRES_URL and EMBEDGATE_TEST_REDIS_URL
+                set, as `test` does (throwaway servers when none answers)
 ";
 
 fn main() -> std::process::ExitCode {
@@ -35,6 +40,7 @@ fn main() -> std::process::ExitCode {
         Some("bench-wasm") => wasm::bench(&args[1..]),
         Some("bench-proxy") => bench_proxy::run(&args[1..]),
         Some("bench-fleet") => bench_fleet::run(&args[1..]),
+        Some("with-services") => services::with_services(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             Ok(())

@@ -12,8 +12,10 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         anyhow::bail!("cargo xtask test takes no arguments (got {a:?})");
     }
     let started = std::time::Instant::now();
-    // The store and fleet tests run against PostgreSQL too.
-    crate::bench_fleet::ensure_test_postgres()?;
+    // The store and fleet tests run against PostgreSQL and Redis: the
+    // machine's, or throwaway ones stopped when `_services` drops (also
+    // when a step fails).
+    let _services = crate::services::ensure()?;
 
     step("rustfmt --check");
     cargo(&["fmt", "--all", "--", "--check"])?;

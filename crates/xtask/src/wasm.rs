@@ -92,8 +92,15 @@ pub fn build() -> anyhow::Result<()> {
     std::fs::create_dir_all(&dest).with_context(|| format!("cannot create {}", dest.display()))?;
     for name in ["embedgate_wasm.js", "embedgate_wasm_bg.wasm"] {
         let from = root.join(PKG_DIR).join("web").join(name);
-        std::fs::copy(&from, dest.join(name))
-            .with_context(|| format!("cannot copy {} to {}", from.display(), dest.display()))?;
+        let bytes =
+            std::fs::read(&from).with_context(|| format!("cannot read {}", from.display()))?;
+        // The proxy embeds these files: an unchanged file keeps its mtime,
+        // so the next cargo build does not rebuild the proxy for nothing.
+        if std::fs::read(dest.join(name)).is_ok_and(|old| old == bytes) {
+            continue;
+        }
+        std::fs::write(dest.join(name), &bytes)
+            .with_context(|| format!("cannot write {}", dest.join(name).display()))?;
     }
     Ok(())
 }

@@ -1,10 +1,8 @@
 //! The command line: one module per command group.
 
-mod bench_helper;
 mod clock;
 mod config_cmd;
 mod credentials;
-mod demo;
 mod explain;
 mod one_time_value;
 mod secrets;
@@ -55,12 +53,6 @@ enum Command {
     Store(store_cmd::StoreCmdArgs),
     /// Manage admin API tokens in the store (each shown once, at creation).
     Tokens(tokens::TokensArgs),
-    /// The live demo stack (`cargo xtask demo`).
-    #[command(hide = true)]
-    Demo(demo::DemoArgs),
-    /// Benchmark helpers (`cargo xtask bench-proxy`).
-    #[command(hide = true)]
-    BenchHelper(bench_helper::BenchHelperArgs),
 }
 
 /// Runs one parsed command line.
@@ -75,7 +67,5 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Credentials(args) => credentials::run(args),
         Command::Store(args) => store_cmd::run(args),
         Command::Tokens(args) => tokens::run(args),
-        Command::Demo(args) => demo::run(args),
-        Command::BenchHelper(args) => bench_helper::run(args),
     }
 }

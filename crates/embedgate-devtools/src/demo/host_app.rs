@@ -12,8 +12,12 @@ use http_body_util::Full;
 
 use super::content_backend::{html_escape, reply, DASHBOARD_PATH};
 
-/// How long a signed URL is valid (it is loaded at once by the iframe).
+/// How long the iframe's signed URL is valid (the browser loads it at once).
 pub const URL_TTL_SECS: u64 = 120;
+/// How long the example URL printed in the terminal is valid: long enough
+/// to read the instructions and try it, and the longest the proxy accepts
+/// by default (`verify.max_url_ttl`).
+pub const EXAMPLE_URL_TTL_SECS: u64 = 600;
 /// The session the URL asks for.
 pub const SESSION_SECS: u64 = 1800;
 
@@ -37,14 +41,21 @@ impl HostApp {
         }
     }
 
-    /// A freshly signed URL of the dashboard for `user` of `tenant`.
-    pub fn signed_url(&self, user: &str, tenant: &str, now: u64) -> anyhow::Result<String> {
+    /// A freshly signed URL of the dashboard for `user` of `tenant`, valid
+    /// `ttl` seconds from `now`.
+    pub fn signed_url(
+        &self,
+        user: &str,
+        tenant: &str,
+        now: u64,
+        ttl: u64,
+    ) -> anyhow::Result<String> {
         let nonce = embedgate_core::generate_nonce(&mut rand::rngs::OsRng);
         let url = format!("{}{DASHBOARD_PATH}?range=6m", self.proxy_origin);
         Ok(self.signer.sign(&SignRequest {
             url: &url,
             sub: user,
-            exp: now + URL_TTL_SECS,
+            exp: now + ttl,
             nonce: &nonce,
             session: Some(SESSION_SECS),
             attrs: &[("tenant", tenant)],
@@ -69,8 +80,8 @@ impl HostApp {
                 _ => {}
             }
         }
-        let now = crate::demo::unix_now();
-        match self.signed_url(&user, &tenant, now) {
+        let now = crate::clock::unix_now();
+        match self.signed_url(&user, &tenant, now, URL_TTL_SECS) {
             Ok(url) => {
                 let mut r = reply(
                     StatusCode::OK,

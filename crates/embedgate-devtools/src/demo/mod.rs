@@ -1,4 +1,4 @@
-//! The live demo behind `cargo xtask demo` (`embedgate demo`): three
+//! The live demo behind `cargo xtask demo` (`embedgate-dev demo`): three
 //! servers on loopback.
 //!
 //! - a content backend (`content_backend.rs`): a dashboard page with a
@@ -12,6 +12,7 @@
 
 pub mod content_backend;
 pub mod host_app;
+pub mod instructions;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -31,8 +32,9 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::serve::{Config, ReloadHandle, Server};
+use crate::clock::unix_now;
 use content_backend::{SeenLog, SeenRequest, API_PREFIX, ASSETS_PREFIX, DASHBOARD_PREFIX};
+use embedgate::serve::{Config, ReloadHandle, Server};
 use host_app::HostApp;
 
 /// The name of the embed secret the demo creates.
@@ -63,13 +65,6 @@ pub struct DemoStack {
     host: Arc<HostApp>,
     stop: watch::Sender<bool>,
     proxy_task: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
-/// Seconds since the Unix epoch.
-pub(crate) fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 impl DemoStack {
@@ -181,9 +176,18 @@ session_paths = ["{ASSETS_PREFIX}", "{API_PREFIX}"]
         })
     }
 
-    /// A freshly signed dashboard URL, as the host page would embed it.
+    /// A freshly signed dashboard URL, as the host page would embed it
+    /// (valid [`host_app::URL_TTL_SECS`]).
     pub fn signed_url(&self, user: &str, tenant: &str) -> anyhow::Result<String> {
-        self.host.signed_url(user, tenant, unix_now())
+        self.host
+            .signed_url(user, tenant, unix_now(), host_app::URL_TTL_SECS)
+    }
+
+    /// A freshly signed dashboard URL for the terminal, to try with curl
+    /// (valid [`host_app::EXAMPLE_URL_TTL_SECS`]).
+    pub fn example_url(&self, user: &str, tenant: &str) -> anyhow::Result<String> {
+        self.host
+            .signed_url(user, tenant, unix_now(), host_app::EXAMPLE_URL_TTL_SECS)
     }
 
     /// What the content backend has seen so far.

@@ -1,4 +1,4 @@
-//! The live demo (`cargo xtask demo`) end to end, as a browser would walk
+//! The live demo (`cargo xtask demo`, `embedgate-dev demo`) end to end, as a browser would walk
 //! it: real HTTP on loopback to the host app, the proxy (real SQLite store)
 //! and the content backend. The host page's iframe URL is followed through
 //! the proxy with a cookie jar, then the dashboard's stylesheet, script and
@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use embedgate::demo::{content_backend, host_app, DemoStack};
+use embedgate_devtools::demo::{content_backend, host_app, instructions, DemoStack};
 use http::{HeaderMap, Request, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
@@ -170,6 +170,61 @@ async fn demo_page_embeds_the_dashboard_through_the_proxy() {
     let bob_dash = Browser::default().get(&bob_url).await;
     assert_eq!(bob_dash.status, StatusCode::OK);
     assert!(bob_dash.body.contains(r#"<td id="user">bob</td>"#));
+
+    stack.stop().await.unwrap();
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// `eg_exp` of a signed URL.
+fn exp_of(url: &str) -> u64 {
+    let start = url.find("eg_exp=").unwrap() + "eg_exp=".len();
+    let end = url[start..].find('&').map_or(url.len(), |i| start + i);
+    url[start..end].parse().unwrap()
+}
+
+/// The URL of the first `curl -i '…'` line of printed text.
+fn first_curl_url(text: &str) -> String {
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("curl -i '"))
+        .and_then(|l| l.split_once('\'').map(|(url, _)| url.to_owned()))
+        .unwrap_or_else(|| panic!("no curl line in {text}"))
+}
+
+#[tokio::test]
+async fn the_printed_example_url_lives_ten_minutes_and_a_fresh_one_is_printed_on_demand() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = DemoStack::start(dir.path()).await.unwrap();
+
+    let before = unix_now();
+    let banner = instructions::banner(&stack, "owner-token-shown-once").unwrap();
+    let after = unix_now();
+    assert!(banner.contains("valid for 10 minutes"), "{banner}");
+    assert!(
+        banner.contains("press Enter here for a fresh URL"),
+        "{banner}"
+    );
+    let printed = first_curl_url(&banner);
+    let exp = exp_of(&printed);
+    assert!(
+        (before + 600..=after + 600).contains(&exp),
+        "eg_exp {exp}, printed between {before} and {after}"
+    );
+
+    // What Enter prints: another URL, as long-lived, that the proxy accepts.
+    let fresh = instructions::example(&stack).unwrap();
+    let fresh_url = first_curl_url(&fresh);
+    assert_ne!(fresh_url, printed);
+    assert!(exp_of(&fresh_url) >= before + 600);
+    for url in [&printed, &fresh_url] {
+        let got = Browser::default().get(url).await;
+        assert_eq!(got.status, StatusCode::OK, "{url}: {}", got.body);
+    }
 
     stack.stop().await.unwrap();
 }
