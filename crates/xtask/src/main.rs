@@ -8,6 +8,7 @@ mod apt;
 mod bench_fleet;
 mod bench_proxy;
 mod demo;
+mod readme_tour;
 mod run;
 mod services;
 mod test;
@@ -21,6 +22,7 @@ const USAGE: &str = "usage: cargo xtask <task>
 tasks:
   test          install what tests need, then run every check and test suite
   demo          build and run a live demo
+  readme-tour   run the README's tour block verbatim (part of test)
   bench         criterion benchmarks of the core (sign/verify vs the HMAC floor)
   bench-wasm    the WebAssembly package vs JS HMAC in Node and headless Chromium
   bench-proxy   the edge proxy vs the backend direct and nginx, under wrk
@@ -36,6 +38,9 @@ fn main() -> std::process::ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test::run(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
+        Some("readme-tour") => {
+            run::cargo(&["build", "-p", "embedgate", "--locked"]).and_then(|()| readme_tour::run())
+        }
         Some("bench") => run::cargo(&["bench", "-p", "embedgate-core", "--bench", "eg1"]),
         Some("bench-wasm") => wasm::bench(&args[1..]),
         Some("bench-proxy") => bench_proxy::run(&args[1..]),

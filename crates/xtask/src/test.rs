@@ -99,6 +99,9 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
 
     recipes()?;
 
+    cargo(&["build", "-p", "embedgate", "--locked"])?;
+    crate::readme_tour::run()?;
+
     println!(
         "\nxtask: all checks and suites passed in {:.0} s",
         started.elapsed().as_secs_f64()
