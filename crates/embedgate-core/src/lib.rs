@@ -28,6 +28,9 @@ mod canonical;
 mod differential;
 mod generate;
 mod host;
+mod json;
+mod jwt;
+mod jwt_claims;
 mod key;
 mod params;
 mod path;
@@ -49,7 +52,8 @@ pub use path::{normalise_path, path_in_scope};
 pub use reason::{EmbedError, Reason};
 pub use signer::{SignRequest, Signer};
 pub use verifier::{
-    Attrs, AuthenticEmbedUrl, NonceCheck, UnverifiedEmbedUrl, VerifiedEmbedUrl, VerifyPolicy,
+    Attrs, AuthenticEmbedUrl, NonceCheck, Scheme, UnverifiedEmbedUrl, VerifiedEmbedUrl,
+    VerifyPolicy,
 };
 
 /// Verifies an absolute URL without replay state (for tools and tests):

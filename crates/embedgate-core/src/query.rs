@@ -6,7 +6,9 @@
 
 use core::cmp::Ordering;
 
-use crate::percent::{escaped_byte, is_unreserved, push_escape, unreserved_run_len};
+use crate::percent::{
+    escaped_byte, is_unreserved, push_escape, push_query_encoded, unreserved_run_len,
+};
 use crate::reason::EmbedError;
 use crate::sort::sort_by;
 
@@ -114,6 +116,23 @@ impl CanonicalQuery {
         self.params.push(Param::new(&self.text, name, value));
     }
 
+    /// Step 4 for a pair already decoded (the `params` of an EGJ1 token),
+    /// appended unsorted. Call [`CanonicalQuery::sort`] afterwards.
+    pub(crate) fn push_decoded(&mut self, name: &[u8], value: &[u8]) {
+        let start = self.text.len();
+        push_query_encoded(&mut self.text, name);
+        let name = Span {
+            start,
+            end: self.text.len(),
+        };
+        push_query_encoded(&mut self.text, value);
+        let value = Span {
+            start: name.end,
+            end: self.text.len(),
+        };
+        self.params.push(Param::new(&self.text, name, value));
+    }
+
     /// Step 5: sorts by encoded name, then by encoded value, comparing bytes.
     pub(crate) fn sort(&mut self) {
         let text = &self.text;
@@ -153,6 +172,38 @@ impl CanonicalQuery {
     pub(crate) fn joined_len(&self) -> usize {
         self.text.len() + 2 * self.params.len()
     }
+}
+
+/// Steps 1-3 alone: the raw query's `(name, value)` pairs, decoded, in the
+/// order written (a signer turns them into EGJ1 `params`).
+pub(crate) fn decoded_pairs(raw_query: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, EmbedError> {
+    let mut pairs = Vec::new();
+    for piece in pieces(raw_query.as_bytes()) {
+        let (name, value) = split_piece(piece);
+        pairs.push((decode_component(name)?, decode_component(value)?));
+    }
+    Ok(pairs)
+}
+
+/// Step 3 for one name or value: percent-decode, reading `+` as a space.
+fn decode_component(raw: &[u8]) -> Result<Vec<u8>, EmbedError> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while let Some(&b) = raw.get(i) {
+        let (decoded, width) = match b {
+            b'%' => (
+                escaped_byte(raw, i).ok_or(EmbedError::malformed(
+                    "the query has a % not followed by two hex digits",
+                ))?,
+                3,
+            ),
+            b'+' => (b' ', 1),
+            _ => (b, 1),
+        };
+        out.push(decoded);
+        i += width;
+    }
+    Ok(out)
 }
 
 /// Step 1: split the raw query on `&` and drop empty pieces.
@@ -224,6 +275,37 @@ mod tests {
         assert_eq!(canonical(""), "");
         assert!(CanonicalQuery::parse("a=%2").is_err());
         assert!(CanonicalQuery::parse("a%g0=1").is_err());
+    }
+
+    #[test]
+    fn steps_one_to_three_keep_the_order_written() {
+        let pairs = decoded_pairs("b=%7e&a=1+2&&flag&a=0&%C3%A9=%2B").expect("parses");
+        let text: Vec<(&[u8], &[u8])> = pairs
+            .iter()
+            .map(|(n, v)| (n.as_slice(), v.as_slice()))
+            .collect();
+        assert_eq!(
+            text,
+            [
+                (&b"b"[..], &b"~"[..]),
+                (b"a", b"1 2"),
+                (b"flag", b""),
+                (b"a", b"0"),
+                ("é".as_bytes(), b"+"),
+            ]
+        );
+        assert!(decoded_pairs("a=%2").is_err());
+    }
+
+    #[test]
+    fn decoded_pairs_encode_like_raw_ones() {
+        let mut query = CanonicalQuery::default();
+        query.push_decoded(b"a b", "é+".as_bytes());
+        query.push_decoded(b"", b"~");
+        query.sort();
+        let mut out = Vec::new();
+        query.join(&mut out, |_| true);
+        assert_eq!(out, b"=~&a%20b=%C3%A9%2B");
     }
 
     #[test]
