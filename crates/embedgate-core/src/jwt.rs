@@ -74,92 +74,74 @@ fn split_parts(token: &[u8]) -> Result<[&[u8]; 3], EmbedError> {
     let mut parts = token.split(|&b| b == b'.');
     match (parts.next(), parts.next(), parts.next(), parts.next()) {
         (Some(header), Some(payload), Some(signature), None) => Ok([header, payload, signature]),
-        _ => Err(EmbedError::malformed(
-            "eg_jwt must be three base64url parts joined by .",
-        )),
+        _ => Err(shape_rule()),
     }
 }
 
 /// "Base64url parts are unpadded and canonical (no stray bits in the last
 /// character, no `=`, no whitespace)."
 fn decode_part(part: &[u8]) -> Result<Vec<u8>, EmbedError> {
-    base64url::decode(part).ok_or(EmbedError::malformed(
-        "a part of eg_jwt is not canonical unpadded base64url",
-    ))
+    base64url::decode(part).ok_or_else(shape_rule)
 }
 
 /// "The signature part is 43 characters": the 32 bytes of HMAC-SHA256.
 fn decode_signature(part: &[u8]) -> Result<[u8; 32], EmbedError> {
-    let decoded = (part.len() == SIG_LEN)
-        .then(|| base64url::decode_array(part))
-        .flatten();
-    decoded.ok_or(EmbedError::malformed(
-        "the eg_jwt signature must be the canonical 43 base64url characters of 32 bytes",
-    ))
+    if part.len() != SIG_LEN {
+        return Err(shape_rule());
+    }
+    base64url::decode_array(part).ok_or_else(shape_rule)
 }
 
-/// The JOSE header (EGJ1 §1): `alg` exactly `HS256`, `kid` by the rule of
-/// `eg_kid`, `typ` `JWT` when present, no other member, none twice.
-/// Returns the kid.
+fn shape_rule() -> EmbedError {
+    EmbedError::malformed(
+        "eg_jwt must be three canonical unpadded base64url parts joined by ., \
+         the signature 43 characters",
+    )
+}
+
+/// The JOSE header (EGJ1 §1): `alg` exactly `HS256` (`none`, `HS512`,
+/// `RS256`, ... are malformed), `kid` by the rule of `eg_kid`, `typ` `JWT`
+/// when present, no other member (`crit`, `jku`, `jwk`, `x5u`, ...), none
+/// twice. Returns the kid.
 fn read_header(json: &[u8]) -> Result<String, EmbedError> {
     let mut r = JsonReader::new(json);
-    let mut members = r.begin_object()?;
-    let mut alg = None;
-    let mut kid = None;
-    while let Some(name) = r.next_member(&mut members)? {
-        match name {
-            "alg" => alg = Some(r.string()?),
-            "kid" => kid = Some(r.string()?),
-            "typ" => check_typ(&r.string()?)?,
-            _ => {
-                return Err(EmbedError::malformed(
-                    "the JOSE header has a member other than alg, kid and typ",
-                ))
-            }
+    let mut members = r.object()?;
+    let mut alg = String::new();
+    let mut kid = String::new();
+    while let Some(name) = r.member(&mut members)? {
+        let value = r.string()?;
+        match name.as_str() {
+            "alg" => alg = value,
+            "kid" => kid = value,
+            "typ" if value == TYP => {}
+            _ => return Err(header_rule()),
         }
     }
     r.end()?;
-    check_alg(alg.as_deref())?;
-    let kid = kid.ok_or(EmbedError::malformed("the JOSE header has no kid"))?;
+    if alg != ALG {
+        return Err(header_rule());
+    }
     check_kid(&kid)?;
     Ok(kid)
 }
 
-/// `alg`: exactly `"HS256"` (`none`, `HS512`, `RS256`, ... are malformed).
-fn check_alg(alg: Option<&str>) -> Result<(), EmbedError> {
-    if alg == Some(ALG) {
-        Ok(())
-    } else {
-        Err(EmbedError::malformed(
-            "the JOSE header's alg must be exactly HS256",
-        ))
-    }
-}
-
-/// `typ`: `"JWT"` when present.
-fn check_typ(typ: &str) -> Result<(), EmbedError> {
-    if typ == TYP {
-        Ok(())
-    } else {
-        Err(EmbedError::malformed(
-            "the JOSE header's typ must be JWT when present",
-        ))
-    }
+fn header_rule() -> EmbedError {
+    EmbedError::malformed(
+        "the JOSE header must be alg HS256 and a kid, typ JWT if any, and nothing else",
+    )
 }
 
 /// The signing input a signer writes: the header
 /// `{"alg":"HS256","kid":…,"typ":"JWT"}` (members sorted, as PyJWT writes
 /// them) and the claims, each in base64url, joined by `.`.
 pub(crate) fn signing_input(kid: &str, claims_json: &[u8]) -> String {
-    let mut header = Vec::with_capacity(48 + kid.len());
-    header.extend_from_slice(b"{\"alg\":");
-    json::push_string(&mut header, ALG);
-    header.extend_from_slice(b",\"kid\":");
+    let mut header = br#"{"alg":"HS256","kid":"#.to_vec();
     json::push_string(&mut header, kid);
-    header.extend_from_slice(b",\"typ\":");
-    json::push_string(&mut header, TYP);
-    header.push(b'}');
-    [base64url::encode(&header), base64url::encode(claims_json)].join(".")
+    header.extend_from_slice(br#","typ":"JWT"}"#);
+    let mut input = base64url::encode(&header);
+    input.push('.');
+    input.push_str(&base64url::encode(claims_json));
+    input
 }
 
 #[cfg(test)]

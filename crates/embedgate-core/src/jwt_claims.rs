@@ -11,7 +11,7 @@ use crate::query::CanonicalQuery;
 use crate::reason::EmbedError;
 
 /// The claims of an authenticated token, each checked by its rule.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Claims {
     /// The host the token was signed for (compared with the request's in
     /// step 6).
@@ -30,54 +30,76 @@ pub(crate) struct Claims {
     pub(crate) attrs: Vec<(String, String)>,
 }
 
+/// The required claims, as bits of what [`Claims::parse`] has seen.
+const AUD: u8 = 1;
+const PATH: u8 = 2;
+const SUB: u8 = 4;
+const EXP: u8 = 8;
+const JTI: u8 = 16;
+const REQUIRED: u8 = AUD | PATH | SUB | EXP | JTI;
+
 impl Claims {
     /// EGJ1 §3 step 5: "the payload is a JSON object whose claims meet §1".
     /// Call it only once the payload's MAC matched.
     pub(crate) fn parse(payload: &[u8]) -> Result<Self, EmbedError> {
         let mut r = JsonReader::new(payload);
-        let mut members = r.begin_object()?;
-        let mut aud = None;
-        let mut path = None;
-        let mut params = None;
-        let mut sub = None;
-        let mut exp = None;
-        let mut jti = None;
-        let mut nbf = None;
-        let mut session = None;
-        let mut attrs = None;
+        let mut members = r.object()?;
+        let mut c = Claims::default();
+        let mut seen = 0;
         // A repeated member is refused when the object closes.
-        while let Some(name) = r.next_member(&mut members)? {
-            match name {
-                "aud" => aud = Some(r.string()?),
-                "path" => path = Some(read_path(&mut r)?),
-                "params" => params = Some(read_params(&mut r)?),
-                "sub" => sub = Some(read_sub(&mut r)?),
-                "exp" => exp = Some(r.integer()?),
-                "jti" => jti = Some(read_jti(&mut r)?),
-                "nbf" => nbf = Some(r.integer()?),
-                "session" => session = Some(r.integer()?),
-                "attrs" => attrs = Some(read_attrs(&mut r)?),
+        while let Some(name) = r.member(&mut members)? {
+            seen |= match name.as_str() {
+                "aud" => {
+                    c.aud = r.string()?;
+                    AUD
+                }
+                "path" => {
+                    c.path = read_path(&mut r)?;
+                    PATH
+                }
+                "sub" => {
+                    c.sub = read_sub(&mut r)?;
+                    SUB
+                }
+                "exp" => {
+                    c.exp = r.integer()?;
+                    EXP
+                }
+                "jti" => {
+                    c.jti = read_jti(&mut r)?;
+                    JTI
+                }
+                "params" => {
+                    read_params(&mut r, &mut c.params)?;
+                    0
+                }
+                "nbf" => {
+                    c.nbf = Some(r.integer()?);
+                    0
+                }
+                "session" => {
+                    c.session = Some(r.integer()?);
+                    0
+                }
+                "attrs" => {
+                    c.attrs = read_attrs(&mut r)?;
+                    0
+                }
                 // "Other claims (iat, iss, private claims) are allowed and ignored."
-                _ => r.skip_value()?,
-            }
+                _ => {
+                    r.skip_value(1)?;
+                    0
+                }
+            };
         }
         r.end()?;
-        Ok(Claims {
-            aud: required(aud, "the token has no aud claim")?,
-            path: required(path, "the token has no path claim")?,
-            params: params.unwrap_or_default(),
-            sub: required(sub, "the token has no sub claim")?,
-            exp: required(exp, "the token has no exp claim")?,
-            jti: required(jti, "the token has no jti claim")?,
-            nbf,
-            session,
-            attrs: attrs.unwrap_or_default(),
-        })
+        if seen != REQUIRED {
+            return Err(EmbedError::malformed(
+                "the token lacks a required claim (aud, path, sub, exp, jti)",
+            ));
+        }
+        Ok(c)
     }
-}
-
-fn required<T>(claim: Option<T>, missing: &'static str) -> Result<T, EmbedError> {
-    claim.ok_or(EmbedError::malformed(missing))
 }
 
 /// `path`: "a `path` that EG1 §2 refuses is malformed"; kept normalised.
@@ -86,19 +108,21 @@ fn read_path(r: &mut JsonReader<'_>) -> Result<String, EmbedError> {
 }
 
 /// `params`: "an object of content parameters: each value a string or an
-/// array of strings; no name may start with `eg_`". Returned as the
+/// array of strings; no name may start with `eg_`". Added to `query`, the
 /// canonical query EGJ1 §2 forwards: one pair per string, encoded and
 /// sorted by EG1 §2.
-fn read_params(r: &mut JsonReader<'_>) -> Result<CanonicalQuery, EmbedError> {
-    let mut query = CanonicalQuery::default();
-    let mut members = r.begin_object()?;
-    while let Some(name) = r.next_member(&mut members)? {
-        check_param_name(name)?;
+fn read_params(r: &mut JsonReader<'_>, query: &mut CanonicalQuery) -> Result<(), EmbedError> {
+    let mut members = r.object()?;
+    while let Some(name) = r.member(&mut members)? {
+        if name.as_bytes().starts_with(SCHEME_PREFIX) {
+            return Err(EmbedError::malformed(
+                "a name in the params claim starts with eg_",
+            ));
+        }
         if r.peek() == Some(b'[') {
-            r.begin_array()?;
-            let mut first = true;
-            while r.next_element(first)? {
-                first = false;
+            r.array()?;
+            let mut count = 0;
+            while r.element(&mut count)? {
                 query.push_decoded(name.as_bytes(), r.string()?.as_bytes());
             }
         } else {
@@ -106,18 +130,7 @@ fn read_params(r: &mut JsonReader<'_>) -> Result<CanonicalQuery, EmbedError> {
         }
     }
     query.sort();
-    Ok(query)
-}
-
-/// A `params` name: not one of the scheme's (`eg_…`).
-fn check_param_name(name: &str) -> Result<(), EmbedError> {
-    if name.as_bytes().starts_with(SCHEME_PREFIX) {
-        Err(EmbedError::malformed(
-            "a name in the params claim starts with eg_",
-        ))
-    } else {
-        Ok(())
-    }
+    Ok(())
 }
 
 /// `sub`: "a JSON string, 1–256 bytes, no control characters", as `eg_sub`.
@@ -138,13 +151,13 @@ fn read_jti(r: &mut JsonReader<'_>) -> Result<String, EmbedError> {
 /// values strings without control characters". Sorted by name, as EG1's.
 fn read_attrs(r: &mut JsonReader<'_>) -> Result<Vec<(String, String)>, EmbedError> {
     let mut attrs: Vec<(String, String)> = Vec::new();
-    let mut members = r.begin_object()?;
-    while let Some(name) = r.next_member(&mut members)? {
-        check_attr_name(name)?;
+    let mut members = r.object()?;
+    while let Some(name) = r.member(&mut members)? {
+        check_attr_name(&name)?;
         let value = r.string()?;
         check_text(&value, TextField::AttrValue)?;
-        let at = attrs.partition_point(|(earlier, _)| earlier.as_str() < name);
-        attrs.insert(at, (name.to_owned(), value));
+        let at = attrs.partition_point(|(earlier, _)| *earlier < name);
+        attrs.insert(at, (name, value));
     }
     Ok(attrs)
 }
@@ -156,9 +169,9 @@ pub(crate) struct ClaimsToSign<'a> {
     pub(crate) aud: &'a str,
     /// The content URL's normalised path.
     pub(crate) path: &'a str,
-    /// The content URL's query parameters, decoded: each name once, in the
-    /// order of its first appearance, with its values in order.
-    pub(crate) params: &'a [(String, Vec<String>)],
+    /// The content URL's query parameters, decoded (EG1 §2 steps 1-3), in
+    /// the order written.
+    pub(crate) params: &'a [(Vec<u8>, Vec<u8>)],
     pub(crate) sub: &'a str,
     pub(crate) exp: u64,
     pub(crate) jti: &'a str,
@@ -169,77 +182,92 @@ pub(crate) struct ClaimsToSign<'a> {
 impl ClaimsToSign<'_> {
     /// The claims as compact JSON, in the order `aud`, `path`, `params`
     /// (when there are any), `sub`, `exp`, `jti`, `attrs` (when given),
-    /// `session` (when given); a name given once is a string, one given
-    /// more often an array. This is what the Python signer (`sdk/python`)
-    /// writes, so both produce the same token for the same inputs.
+    /// `session` (when given). This is what the Python signer
+    /// (`sdk/python`) writes, so both produce the same token for the same
+    /// inputs.
     pub(crate) fn to_json(&self) -> Result<Vec<u8>, EmbedError> {
         let mut out = Vec::with_capacity(256);
-        out.extend_from_slice(b"{\"aud\":");
+        out.extend_from_slice(br#"{"aud":"#);
         json::push_string(&mut out, self.aud);
-        out.extend_from_slice(b",\"path\":");
+        out.extend_from_slice(br#","path":"#);
         json::push_string(&mut out, self.path);
         if !self.params.is_empty() {
-            out.extend_from_slice(b",\"params\":");
-            push_params(&mut out, self.params);
+            out.extend_from_slice(br#","params":"#);
+            push_params(&mut out, self.params)?;
         }
-        out.extend_from_slice(b",\"sub\":");
+        out.extend_from_slice(br#","sub":"#);
         json::push_string(&mut out, self.sub);
-        out.extend_from_slice(b",\"exp\":");
-        out.extend_from_slice(integer(self.exp, "exp must be at most 2^53 in a JWT")?.as_bytes());
-        out.extend_from_slice(b",\"jti\":");
+        out.extend_from_slice(br#","exp":"#);
+        push_integer(&mut out, self.exp)?;
+        out.extend_from_slice(br#","jti":"#);
         json::push_string(&mut out, self.jti);
+        let mut sep = br#","attrs":{"#.as_slice();
+        for (name, value) in self.attrs {
+            out.extend_from_slice(sep);
+            sep = b",";
+            json::push_string(&mut out, name);
+            out.push(b':');
+            json::push_string(&mut out, value);
+        }
         if !self.attrs.is_empty() {
-            out.extend_from_slice(b",\"attrs\":");
-            let mut sep = b'{';
-            for (name, value) in self.attrs {
-                out.push(sep);
-                sep = b',';
-                json::push_string(&mut out, name);
-                out.push(b':');
-                json::push_string(&mut out, value);
-            }
             out.push(b'}');
         }
         if let Some(session) = self.session {
-            out.extend_from_slice(b",\"session\":");
-            out.extend_from_slice(
-                integer(session, "session must be at most 2^53 in a JWT")?.as_bytes(),
-            );
+            out.extend_from_slice(br#","session":"#);
+            push_integer(&mut out, session)?;
         }
         out.push(b'}');
         Ok(out)
     }
 }
 
-fn push_params(out: &mut Vec<u8>, params: &[(String, Vec<String>)]) {
+/// `params`: each name once, in the order it first appears, its value a
+/// string, or an array of its values in order when it was given more than
+/// once. Names and values must be UTF-8. (`pairs` is not empty.)
+fn push_params(out: &mut Vec<u8>, pairs: &[(Vec<u8>, Vec<u8>)]) -> Result<(), EmbedError> {
     let mut sep = b'{';
-    for (name, values) in params {
+    for (k, (name, _)) in pairs.iter().enumerate() {
+        if pairs[..k].iter().any(|(earlier, _)| earlier == name) {
+            continue;
+        }
         out.push(sep);
         sep = b',';
-        json::push_string(out, name);
+        json::push_string(out, utf8(name)?);
         out.push(b':');
-        if let [one] = values.as_slice() {
-            json::push_string(out, one);
-        } else {
-            let mut inner = b'[';
-            for value in values {
-                out.push(inner);
-                inner = b',';
-                json::push_string(out, value);
+        let values = pairs[k..].iter().filter(|(n, _)| n == name);
+        let array = values.clone().nth(1).is_some();
+        if array {
+            out.push(b'[');
+        }
+        for (i, (_, value)) in values.enumerate() {
+            if i > 0 {
+                out.push(b',');
             }
+            json::push_string(out, utf8(value)?);
+        }
+        if array {
             out.push(b']');
         }
     }
     out.push(b'}');
+    Ok(())
+}
+
+fn utf8(bytes: &[u8]) -> Result<&str, EmbedError> {
+    core::str::from_utf8(bytes).map_err(|_| {
+        EmbedError::malformed("a query parameter of the URL to sign is not UTF-8 (EGJ1 params)")
+    })
 }
 
 /// "Integers are JSON numbers without a fraction or exponent, in 0 ..= 2^53."
-fn integer(n: u64, too_large: &'static str) -> Result<String, EmbedError> {
-    if n <= MAX_INTEGER {
-        Ok(decimal(n))
-    } else {
-        Err(EmbedError::malformed(too_large))
+fn push_integer(out: &mut Vec<u8>, n: u64) -> Result<(), EmbedError> {
+    if n > MAX_INTEGER {
+        return Err(EmbedError::malformed(
+            "exp and session must be at most 2^53 in a JWT",
+        ));
     }
+    out.extend_from_slice(decimal(n).as_bytes());
+    Ok(())
 }
 
 #[cfg(test)]
@@ -332,8 +360,9 @@ mod tests {
     #[test]
     fn written_claims_read_back() {
         let params = [
-            ("orgId".to_owned(), vec!["1".to_owned()]),
-            ("r".to_owned(), vec!["b".to_owned(), "a".to_owned()]),
+            (b"orgId".to_vec(), b"1".to_vec()),
+            (b"r".to_vec(), b"b".to_vec()),
+            (b"r".to_vec(), b"a".to_vec()),
         ];
         let written = ClaimsToSign {
             aud: "embed.example.com",
@@ -358,5 +387,11 @@ mod tests {
             ..written
         };
         assert!(too_far.to_json().is_err());
+        let not_utf8 = [(b"a".to_vec(), vec![0xFF])];
+        let bad = ClaimsToSign {
+            params: &not_utf8,
+            ..written
+        };
+        assert!(bad.to_json().is_err());
     }
 }

@@ -155,7 +155,7 @@ impl Signer {
         check_request(req)?;
         let (_, target) = split_absolute_url(base)?;
         let (_, raw_query) = split_target(target);
-        let params = content_params(raw_query)?;
+        let params = decoded_pairs(raw_query)?;
         let claims = ClaimsToSign {
             aud: &canonical.host,
             path: &canonical.path,
@@ -230,24 +230,6 @@ fn check_request(req: &SignRequest<'_>) -> Result<(), EmbedError> {
     check_text(check_sub(req.sub)?, TextField::Sub)?;
     check_nonce(req.nonce)?;
     check_attrs(req.attrs)
-}
-
-/// EGJ1 `params` from a content URL's raw query: its pairs decoded (EG1 §2
-/// steps 1-3) as UTF-8 text, each name once in the order it first appears,
-/// with its values in order.
-fn content_params(raw_query: &str) -> Result<Vec<(String, Vec<String>)>, EmbedError> {
-    let not_utf8 =
-        || EmbedError::malformed("a query parameter of the URL to sign is not UTF-8 (EGJ1 params)");
-    let mut params: Vec<(String, Vec<String>)> = Vec::new();
-    for (name, value) in decoded_pairs(raw_query)? {
-        let name = String::from_utf8(name).map_err(|_| not_utf8())?;
-        let value = String::from_utf8(value).map_err(|_| not_utf8())?;
-        match params.iter_mut().find(|(known, _)| *known == name) {
-            Some((_, values)) => values.push(value),
-            None => params.push((name, vec![value])),
-        }
-    }
-    Ok(params)
 }
 
 /// Attribute names by their rule, each once; values without control
