@@ -89,14 +89,9 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Test files of `sdk/python/tests` not run yet: the EGJ1 cross-check
-/// against the CLI waits for `embedgate sign --jwt` and EGJ1 in
-/// `embedgate verify`.
-const PYTHON_SDK_NOT_YET: &[&str] = &["test_cli_jwt.py"];
-
 /// The Python signer: installed into `target/py-venv`, `mypy --strict` on
 /// the package and its tests, then its unittest suite (vectors, PyJWT, the
-/// Rust CLI through `EMBEDGATE_BIN`).
+/// Rust CLI through `EMBEDGATE_BIN`, EG1 and EGJ1).
 fn python_sdk() -> anyhow::Result<()> {
     step("Python signer (sdk/python): install into target/py-venv");
     let python = toolchain::ensure_python_sdk_venv()?;
@@ -120,9 +115,7 @@ fn python_sdk() -> anyhow::Result<()> {
             .strip_prefix("test_")
             .and_then(|m| m.strip_suffix(".py"))
         {
-            if !PYTHON_SDK_NOT_YET.contains(&name.as_str()) {
-                modules.push(format!("tests.test_{module}"));
-            }
+            modules.push(format!("tests.test_{module}"));
         }
     }
     modules.sort();
