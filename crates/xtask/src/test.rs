@@ -43,6 +43,12 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         "--locked",
     ])?;
 
+    // proxy/tests/jwt_e2e.rs signs EGJ1 tokens with PyJWT (target/py-venv)
+    // and jose (npm, tests/jwt-interop); it fails when either is missing.
+    step("JWT libraries for the EGJ1 end-to-end test (PyJWT, jose)");
+    toolchain::ensure_python_sdk_venv()?;
+    toolchain::ensure_npm_deps("tests/jwt-interop")?;
+
     step("Rust tests (unit, conformance vectors, property tests, CLI, doc tests)");
     cargo(&["test", "--workspace", "--locked"])?;
 
