@@ -7,6 +7,7 @@ use crate::canonical::SCHEME_PREFIX;
 use crate::json::{self, JsonReader, MAX_INTEGER};
 use crate::params::{check_attr_name, check_nonce, check_sub, check_text, decimal, TextField};
 use crate::path::normalise_path;
+use crate::percent::decode_canonical;
 use crate::query::CanonicalQuery;
 use crate::reason::EmbedError;
 
@@ -169,9 +170,9 @@ pub(crate) struct ClaimsToSign<'a> {
     pub(crate) aud: &'a str,
     /// The content URL's normalised path.
     pub(crate) path: &'a str,
-    /// The content URL's query parameters, decoded (EG1 §2 steps 1-3), in
-    /// the order written.
-    pub(crate) params: &'a [(Vec<u8>, Vec<u8>)],
+    /// The content URL's query parameters, canonical (EG1 §2 query steps
+    /// 1-4), in the order written.
+    pub(crate) params: &'a CanonicalQuery,
     pub(crate) sub: &'a str,
     pub(crate) exp: u64,
     pub(crate) jti: &'a str,
@@ -191,7 +192,7 @@ impl ClaimsToSign<'_> {
         json::push_string(&mut out, self.aud);
         out.extend_from_slice(br#","path":"#);
         json::push_string(&mut out, self.path);
-        if !self.params.is_empty() {
+        if self.params.pairs().next().is_some() {
             out.extend_from_slice(br#","params":"#);
             push_params(&mut out, self.params)?;
         }
@@ -223,27 +224,28 @@ impl ClaimsToSign<'_> {
 
 /// `params`: each name once, in the order it first appears, its value a
 /// string, or an array of its values in order when it was given more than
-/// once. Names and values must be UTF-8. (`pairs` is not empty.)
-fn push_params(out: &mut Vec<u8>, pairs: &[(Vec<u8>, Vec<u8>)]) -> Result<(), EmbedError> {
+/// once. Names and values must be UTF-8 once decoded. (`query` is not
+/// empty; its canonical names are equal exactly when the names are.)
+fn push_params(out: &mut Vec<u8>, query: &CanonicalQuery) -> Result<(), EmbedError> {
     let mut sep = b'{';
-    for (k, (name, _)) in pairs.iter().enumerate() {
-        if pairs[..k].iter().any(|(earlier, _)| earlier == name) {
+    for (k, (name, _)) in query.pairs().enumerate() {
+        if query.pairs().take(k).any(|(earlier, _)| earlier == name) {
             continue;
         }
         out.push(sep);
         sep = b',';
-        json::push_string(out, utf8(name)?);
+        json::push_string(out, &utf8(name)?);
         out.push(b':');
-        let values = pairs[k..].iter().filter(|(n, _)| n == name);
-        let array = values.clone().nth(1).is_some();
+        let values = || query.pairs().skip(k).filter(|(n, _)| *n == name);
+        let array = values().nth(1).is_some();
         if array {
             out.push(b'[');
         }
-        for (i, (_, value)) in values.enumerate() {
+        for (i, (_, value)) in values().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            json::push_string(out, utf8(value)?);
+            json::push_string(out, &utf8(value)?);
         }
         if array {
             out.push(b']');
@@ -253,8 +255,9 @@ fn push_params(out: &mut Vec<u8>, pairs: &[(Vec<u8>, Vec<u8>)]) -> Result<(), Em
     Ok(())
 }
 
-fn utf8(bytes: &[u8]) -> Result<&str, EmbedError> {
-    core::str::from_utf8(bytes).map_err(|_| {
+/// A canonical name or value, decoded, as text.
+fn utf8(canonical: &[u8]) -> Result<String, EmbedError> {
+    String::from_utf8(decode_canonical(canonical)).map_err(|_| {
         EmbedError::malformed("a query parameter of the URL to sign is not UTF-8 (EGJ1 params)")
     })
 }
@@ -359,11 +362,7 @@ mod tests {
 
     #[test]
     fn written_claims_read_back() {
-        let params = [
-            (b"orgId".to_vec(), b"1".to_vec()),
-            (b"r".to_vec(), b"b".to_vec()),
-            (b"r".to_vec(), b"a".to_vec()),
-        ];
+        let params = CanonicalQuery::in_written_order("orgId=1&r=b&r=a").expect("parses");
         let written = ClaimsToSign {
             aud: "embed.example.com",
             path: "/d/sales",
@@ -387,7 +386,7 @@ mod tests {
             ..written
         };
         assert!(too_far.to_json().is_err());
-        let not_utf8 = [(b"a".to_vec(), vec![0xFF])];
+        let not_utf8 = CanonicalQuery::in_written_order("a=%FF").expect("parses");
         let bad = ClaimsToSign {
             params: &not_utf8,
             ..written

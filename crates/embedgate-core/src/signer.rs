@@ -14,9 +14,8 @@ use crate::params::{
     check_attr_name, check_kid, check_nonce, check_sub, check_text, decimal, TextField, ATTR_PREFIX,
 };
 use crate::percent::{ascii_text, push_query_encoded};
-use crate::query::decoded_pairs;
 use crate::reason::EmbedError;
-use crate::url_parts::{split_absolute_url, split_target};
+use crate::url_parts::split_absolute_url;
 
 /// What to sign: the content URL and the viewer.
 #[derive(Clone, Copy, Debug)]
@@ -150,16 +149,14 @@ impl Signer {
     pub fn sign_jwt(&self, req: &SignRequest<'_>) -> Result<String, EmbedError> {
         let fragment_start = req.url.bytes().position(|b| b == b'#');
         let (base, fragment) = req.url.split_at(fragment_start.unwrap_or(req.url.len()));
-        let canonical = CanonicalUrl::from_url(base)?;
+        let (authority, target) = split_absolute_url(base)?;
+        let canonical = CanonicalUrl::in_written_order(authority, target)?;
         check_no_scheme_params(&canonical)?;
         check_request(req)?;
-        let (_, target) = split_absolute_url(base)?;
-        let (_, raw_query) = split_target(target);
-        let params = decoded_pairs(raw_query)?;
         let claims = ClaimsToSign {
             aud: &canonical.host,
             path: &canonical.path,
-            params: &params,
+            params: &canonical.query,
             sub: req.sub,
             exp: req.exp,
             jti: req.nonce,
