@@ -150,7 +150,15 @@ fn sign_jwt_refuses_what_a_verifier_refuses() {
         ("https://h/d", &["--exp", "9007199254740993"][..]),
     ] {
         let mut args = vec![
-            "sign", "--jwt", url, "--kid", "k1", "--sub", "u", "--nonce", "AAAAAAAAAAAAAAAA",
+            "sign",
+            "--jwt",
+            url,
+            "--kid",
+            "k1",
+            "--sub",
+            "u",
+            "--nonce",
+            "AAAAAAAAAAAAAAAA",
         ];
         args.extend_from_slice(extra);
         let o = run(&args, Some("s3cr3t"));

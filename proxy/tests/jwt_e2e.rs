@@ -153,7 +153,8 @@ async fn tokens_from_pyjwt_and_jose_go_through_embedgate_serve() {
         assert_eq!(backend.seen_count(), before + 1);
         let seen = backend.last_seen().unwrap();
         assert_eq!(
-            seen.path_and_query, "/d/sales?orgId=1&q=a%20b%2Bc%2F%C3%BC&var-region=apac&var-region=emea",
+            seen.path_and_query,
+            "/d/sales?orgId=1&q=a%20b%2Bc%2F%C3%BC&var-region=apac&var-region=emea",
             "{library:?}: the backend sees the token's params as its query"
         );
         assert_eq!(seen.headers["x-embed-user"], "user-42", "{library:?}");
@@ -178,11 +179,24 @@ async fn tokens_from_pyjwt_and_jose_go_through_embedgate_serve() {
             "{library:?}"
         );
         // Another secret, or a content parameter beside eg_jwt.
-        let forged = library.sign(&kid, "another-secret-another-secret-00", &claims("/d/sales", &nonce()));
+        let forged = library.sign(
+            &kid,
+            "another-secret-another-secret-00",
+            &claims("/d/sales", &nonce()),
+        );
         let got = get(serve.public, &format!("/d/sales?eg_jwt={forged}"), &[]).await;
-        assert_eq!(got.reason().as_deref(), Some("bad_signature"), "{library:?}");
+        assert_eq!(
+            got.reason().as_deref(),
+            Some("bad_signature"),
+            "{library:?}"
+        );
         let fresh = library.sign(&kid, &secret, &claims("/d/sales", &nonce()));
-        let got = get(serve.public, &format!("/d/sales?orgId=2&eg_jwt={fresh}"), &[]).await;
+        let got = get(
+            serve.public,
+            &format!("/d/sales?orgId=2&eg_jwt={fresh}"),
+            &[],
+        )
+        .await;
         assert_eq!(got.status, StatusCode::BAD_REQUEST, "{library:?}");
         assert_eq!(got.reason().as_deref(), Some("malformed"), "{library:?}");
         assert_eq!(backend.seen_count(), before + 1);
@@ -190,7 +204,15 @@ async fn tokens_from_pyjwt_and_jose_go_through_embedgate_serve() {
 
     // EG1 nonces and EGJ1 jtis share one replay space, per key.
     let shared = nonce();
-    let eg1 = sign_with(&kid, &secret, "/d/sales?orgId=1", "user-42", &[], now() + 300, &shared);
+    let eg1 = sign_with(
+        &kid,
+        &secret,
+        "/d/sales?orgId=1",
+        "user-42",
+        &[],
+        now() + 300,
+        &shared,
+    );
     assert_eq!(get(serve.public, &eg1, &[]).await.status, StatusCode::OK);
     let token = Library::PyJwt.sign(&kid, &secret, &claims("/d/sales", &shared));
     let got = get(serve.public, &format!("/d/sales?eg_jwt={token}"), &[]).await;
