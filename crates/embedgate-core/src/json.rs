@@ -14,7 +14,7 @@
 //! package (docs/wasm.md). For the same package, every syntax error is the
 //! one [`BadJson`]: which byte was wrong is of no use to a signer.
 
-use crate::percent::hex_value;
+use crate::percent::escaped_byte;
 use crate::query::CanonicalQuery;
 use crate::reason::EmbedError;
 
@@ -205,14 +205,12 @@ impl<'j> JsonReader<'j> {
         char::from_u32(code).ok_or(BadJson)
     }
 
-    /// Four hex digits, either case.
+    /// Four hex digits, either case (read as two `%XY` escapes would be).
     fn hex4(&mut self) -> Result<u32, BadJson> {
-        let mut unit = 0;
-        for _ in 0..4 {
-            let digit = hex_value(self.next_byte()?).ok_or(BadJson)?;
-            unit = unit << 4 | u32::from(digit);
-        }
-        Ok(unit)
+        let hi = escaped_byte(self.text, self.at - 1).ok_or(BadJson)?;
+        let lo = escaped_byte(self.text, self.at + 1).ok_or(BadJson)?;
+        self.at += 4;
+        Ok(u32::from(hi) << 8 | u32::from(lo))
     }
 
     /// An integer in 0 ..= 2^53: a JSON number without sign, fraction or

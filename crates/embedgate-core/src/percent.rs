@@ -43,8 +43,7 @@ pub(crate) fn is_control(b: u8) -> bool {
     b < 0x20 || b == 0x7F
 }
 
-/// The value of a hex digit of either case.
-pub(crate) fn hex_value(b: u8) -> Option<u8> {
+fn hex_value(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
         b'a'..=b'f' => Some(b - b'a' + 10),

@@ -169,18 +169,17 @@ impl Signer {
 
         // `scheme://authority` as written, then the normalised path.
         let origin = &base[..base.len() - target.len()];
-        Ok([
-            origin,
-            &canonical.path,
-            "?",
-            JWT_PARAM,
-            "=",
-            &signing_input,
-            ".",
-            &sig,
-            fragment,
-        ]
-        .concat())
+        let mut url = String::with_capacity(origin.len() + 120 + signing_input.len());
+        url.push_str(origin);
+        url.push_str(&canonical.path);
+        url.push('?');
+        url.push_str(JWT_PARAM);
+        url.push('=');
+        url.push_str(&signing_input);
+        url.push('.');
+        url.push_str(&sig);
+        url.push_str(fragment);
+        Ok(url)
     }
 
     /// The `eg_` parameters of a request, checked by spec §1 and encoded

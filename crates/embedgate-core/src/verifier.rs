@@ -244,24 +244,16 @@ fn authenticate_jwt(
     policy: &VerifyPolicy,
 ) -> Result<(CanonicalUrl, EmbedParams), EmbedError> {
     check_signature(key, &jws.signing_input, &jws.signature)?; // 4
-    let claims = Claims::parse(&jws.payload)?; // 5
+    let mut claims = Claims::parse(&jws.payload)?; // 5
+    let params = claims.embed_params(&jws.kid, &jws.signature)?; // 5
     check_binding(&claims, &request)?; // 6
-    check_not_expired(claims.exp, now, policy)?; // 7
+    check_not_expired(params.exp, now, policy)?; // 7
     check_not_before(claims.nbf, now, policy)?; // 7
-    check_exp_not_too_far(claims.exp, now, policy)?; // 8
+    check_exp_not_too_far(params.exp, now, policy)?; // 8
     let url = CanonicalUrl {
         host: request.host,
         path: request.path,
-        query: claims.params,
-    };
-    let params = EmbedParams {
-        kid: jws.kid,
-        sub: claims.sub,
-        exp: claims.exp,
-        nonce: claims.jti,
-        session: claims.session,
-        attrs: claims.attrs,
-        sig: jws.signature,
+        query: claims.query,
     };
     Ok((url, params))
 }
