@@ -158,7 +158,9 @@ impl<'j> JsonReader<'j> {
     /// character (below 0x20) or bytes that are not UTF-8 are [`BadJson`].
     pub(crate) fn string(&mut self) -> Result<String, BadJson> {
         self.expect(b'"')?;
-        let mut out = Vec::new();
+        // Room for the rest of the text: the string is never longer, and
+        // it is short-lived (read, checked, copied).
+        let mut out = Vec::with_capacity(self.text.len() - self.at);
         loop {
             match self.next_byte()? {
                 b'"' => return String::from_utf8(out).map_err(|_| BadJson),
