@@ -1,5 +1,6 @@
-//! A plain loop over sign or verify of the benchmark's URL, for instruction
-//! profiles (`valgrind --tool=callgrind`) and CPU-time checks:
+//! A plain loop over sign or verify of the benchmark's URL (EG1, or EGJ1
+//! with `jwt-sign` / `jwt-verify`), for instruction profiles (`valgrind
+//! --tool=callgrind`) and CPU-time checks:
 //!
 //! ```sh
 //! cargo build --profile bench -p embedgate-core --example profile_eg1
@@ -27,6 +28,7 @@ fn main() {
         .unwrap_or(1_000_000);
     let signer = Signer::new(KID, SECRET).expect("kid");
     let url = signer.sign(&request()).expect("signs");
+    let jwt_url = signer.sign_jwt(&request()).expect("signs");
     let keys: HashMap<String, EmbedKey> = [(KID.to_owned(), EmbedKey::new(SECRET))].into();
     let policy = VerifyPolicy::default();
     let cpu0 = cpu_seconds().unwrap_or((0.0, 0.0));
@@ -44,6 +46,16 @@ fn main() {
                     .and_then(|u| u.authenticate(&keys, NOW, &policy))
                     .expect("authentic");
                 black_box(a);
+            }
+            "jwt-sign" => {
+                black_box(signer.sign_jwt(black_box(&request())).expect("signs"));
+            }
+            "jwt-verify" => {
+                let v = UnverifiedEmbedUrl::parse(black_box(&jwt_url))
+                    .and_then(|u| u.authenticate(&keys, NOW, &policy))
+                    .and_then(|a| a.accept(NonceCheck::Fresh))
+                    .expect("verifies");
+                black_box(v);
             }
             "sts" => {
                 black_box(embedgate_core::string_to_sign(black_box(&url)).expect("sts"));

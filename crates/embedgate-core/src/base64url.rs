@@ -1,7 +1,7 @@
 //! Unpadded base64url (RFC 4648 §5), in its one canonical spelling: no `=`,
 //! no whitespace, and no stray bits in the last character (spec §1,
-//! `eg_sig`). A few lines instead of a dependency, for the WebAssembly
-//! package's size.
+//! `eg_sig`; EGJ1 §1, the three parts of a token). A few lines instead of
+//! a dependency, for the WebAssembly package's size.
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -45,7 +45,6 @@ pub(crate) fn encode(bytes: &[u8]) -> String {
 
 /// Decodes canonical unpadded base64url; `None` for anything else (a byte
 /// outside the alphabet, a length no encoding has, stray low bits).
-#[cfg(test)]
 pub(crate) fn decode(text: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(text.len() * 3 / 4);
     decode_into(text, |byte| out.push(byte))?;

@@ -52,6 +52,18 @@ impl CanonicalUrl {
         })
     }
 
+    /// As [`CanonicalUrl::from_request`], the query left in the order
+    /// written (§2 query steps 1-4, not 5): what an EGJ1 signer turns into
+    /// `params`.
+    pub(crate) fn in_written_order(host: &str, target: &str) -> Result<Self, EmbedError> {
+        let (raw_path, raw_query) = split_target(target);
+        Ok(CanonicalUrl {
+            host: canonical_host(host)?,
+            path: normalise_path(raw_path)?,
+            query: CanonicalQuery::in_written_order(raw_query)?,
+        })
+    }
+
     /// `EG1-HMAC-SHA256 LF host LF path LF query`, the query being every
     /// parameter but `eg_sig`. (ASCII bytes: the MAC's input.)
     pub(crate) fn string_to_sign(&self) -> Vec<u8> {

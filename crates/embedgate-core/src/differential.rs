@@ -1,10 +1,14 @@
-//! Differential tests: the crate against the spec's literal transcription
+//! Differential tests: the crate against the specs' literal transcription
 //! (`spec_reference.rs`) on hostile input. Random URLs built from the
 //! pieces that make parsers disagree (dot segments with parameters,
 //! escapes of every kind, `eg_` names in disguise, bad UTF-8, control
 //! bytes), and signed URLs mutated one character or one re-encoding at a
 //! time: string to sign, verdict and verified fields must agree, and both
-//! signers must write the same URL.
+//! signers must write the same URL. For EGJ1: tokens assembled from hostile
+//! headers and claims (wrong `alg`, extra header members, repeated JSON
+//! members, numbers with fractions, exponents or out of range, `params`
+//! with `eg_` names, arrays, unicode escapes), signed so that the claims are
+//! read, then mutated; and both EGJ1 signers on the same requests.
 //!
 //! `EMBEDGATE_FUZZ_CASES` sets the number of cases of each property
 //! (default 20,000; `cargo xtask fuzz --cases N` runs more).
@@ -91,6 +95,7 @@ fn core_verify(url: &str, keys: &HashMap<String, EmbedKey>) -> Result<RefVerifie
         .and_then(|a| a.accept(NonceCheck::NotTracked))
         .map_err(|e| e.code())?;
     Ok(RefVerified {
+        scheme: v.scheme().as_str(),
         kid: v.kid().to_owned(),
         sub: v.sub().to_owned(),
         exp: v.exp(),
@@ -215,6 +220,8 @@ const NAMES: &[&str] = &[
     "x+y",
     "%zz",
     "eg_attr.t%65nant",
+    "eg_jwt",
+    "eg%5Fjwt",
 ];
 const VALUES: &[&str] = &[
     "1",
@@ -256,6 +263,7 @@ const VALUES: &[&str] = &[
     "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
     "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
     "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA+A",
+    "e30.e30.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
 ];
 const FRAGMENTS: &[&str] = &["", "#", "#frag", "#a?b=c", "#eg_sig=x"];
 
@@ -571,4 +579,376 @@ fn mutated_signed_urls_agree_with_the_spec_reference() {
             agree(&mutated, &keys)
         })
         .expect("the core and the spec reference agree on mutated URLs");
+}
+
+// ----- EGJ1 -----
+
+/// JOSE headers: valid ones for each key, and every way §1 refuses one.
+const HEADERS: &[&str] = &[
+    r#"{"alg":"HS256","kid":"ek_live_4f9c2a","typ":"JWT"}"#,
+    r#"{"alg":"HS256","kid":"ek_live_4f9c2a"}"#,
+    r#" { "typ" : "JWT" , "alg" : "HS\u0032\u00356" , "kid" : "ek_live_4f9c2a" } "#,
+    r#"{"alg":"HS256","kid":"ek_scoped","typ":"JWT"}"#,
+    r#"{"alg":"HS256","kid":"ek_old_1"}"#,
+    r#"{"alg":"HS256","kid":"ek_expiring"}"#,
+    r#"{"alg":"HS256","kid":"ek_nobody"}"#,
+    r#"{"alg":"none","kid":"ek_live_4f9c2a"}"#,
+    r#"{"alg":"HS512","kid":"ek_live_4f9c2a"}"#,
+    r#"{"alg":"HS256","kid":"ek_live_4f9c2a","typ":"jwt"}"#,
+    r#"{"alg":"HS256","kid":"ek_live_4f9c2a","jku":"https://x.example/k"}"#,
+    r#"{"alg":"HS256","kid":"ek_live_4f9c2a","crit":["exp"]}"#,
+    r#"{"alg":"HS256","alg":"HS256","kid":"ek_live_4f9c2a"}"#,
+    r#"{"alg":"HS256","kid":"ek live"}"#,
+    r#"{"alg":"HS256","kid":5}"#,
+    r#"{"alg":"HS256"}"#,
+    r#"["HS256"]"#,
+    r#"{"alg":"HS256","kid":"ek_live_4f9c2a"} x"#,
+    "",
+];
+
+/// Claims as JSON members, each a name and a hostile choice of value.
+const CLAIMS: &[(&str, &[&str])] = &[
+    (
+        "aud",
+        &[
+            r#""embed.example.com""#,
+            r#""embed.example.com""#,
+            r#""EMBED.example.com""#,
+            r#""embed.example.com:443""#,
+            r#""h:8443""#,
+            r#"["embed.example.com"]"#,
+            "null",
+        ],
+    ),
+    (
+        "path",
+        &[
+            r#""/d/sales""#,
+            r#""/d/sales""#,
+            r#""/d/%73ales""#,
+            r#""\/d\/sales""#,
+            r#""/d/x/../sales""#,
+            r#""/d/..;/sales""#,
+            r#""d/sales""#,
+            r#""/x/y""#,
+            r#""/e/f""#,
+            "5",
+        ],
+    ),
+    (
+        "params",
+        &[
+            r#"{"orgId":"1"}"#,
+            r#"{"var-region":["emea","apac"],"orgId":"1","q":"a b+c\/\u00fc"}"#,
+            r#"{}"#,
+            r#"{"a":[]}"#,
+            r#"{"":"","~":"%"}"#,
+            r#"{"\u00e9":"\ud83d\ude00","x":"\u0000\n"}"#,
+            r#"{"eg_sub":"admin"}"#,
+            r#"{"eg%5Fsub":"admin"}"#,
+            r#"{"a":1}"#,
+            r#"{"a":["1",2]}"#,
+            r#"{"a":[["1"]]}"#,
+            r#"{"a":null}"#,
+            r#"{"a":"1","a":"2"}"#,
+            r#"{"a":"\ud800"}"#,
+            r#"["orgId","1"]"#,
+        ],
+    ),
+    (
+        "sub",
+        &[
+            r#""user-42""#,
+            r#""user-42""#,
+            r#""\u00fc ber \"x\"""#,
+            r#""""#,
+            r#""a\u0000""#,
+            r#""a\u007f""#,
+            r#""a\tb""#,
+            "42",
+        ],
+    ),
+    (
+        "exp",
+        &[
+            "1767225300",
+            "1767225000",
+            "1767224940",
+            "1767224939",
+            "1767225661",
+            "1767225660",
+            "1767225661",
+            "1767224000",
+            "1767225300.0",
+            "1.7672253e9",
+            "17672253E2",
+            r#""1767225300""#,
+            "-1",
+            "-0",
+            "9007199254740992",
+            "9007199254740993",
+            "18446744073709551616",
+            "01767225300",
+            "null",
+        ],
+    ),
+    (
+        "jti",
+        &[
+            r#""Yc1mB0sD7rX2aQ9vT4kL""#,
+            r#""Yc1mB0sD7rX2aQ9vT4kL""#,
+            r#""Yc1mB0sD7rX2aQ9v""#,
+            r#""short""#,
+            r#""Yc1mB0sD7rX2aQ9vT4k!""#,
+            r#""Yc1mB0sD7rX2aQ9vT4\u006b""#,
+            "1234567890123456",
+        ],
+    ),
+    (
+        "nbf",
+        &[
+            "1767225000",
+            "1767225060",
+            "1767225061",
+            "0",
+            "1.5",
+            "null",
+            r#""0""#,
+        ],
+    ),
+    (
+        "session",
+        &["0", "600", "86400", "-5", "1e3", "9007199254740992", "true"],
+    ),
+    (
+        "attrs",
+        &[
+            r#"{"tenant":"acme"}"#,
+            r#"{"tenant":"acme","region":"\u00e9u"}"#,
+            r#"{}"#,
+            r#"{"Tenant":"x"}"#,
+            r#"{"t":"a\nb"}"#,
+            r#"{"t":1}"#,
+            r#"{"t":"1","t":"1"}"#,
+            r#"{"a.b":"1"}"#,
+            "[]",
+        ],
+    ),
+    (
+        "iat",
+        &[
+            "1767225000",
+            "1.5e300",
+            r#"{"a":[1,{"b":null}],"c":true}"#,
+            r#"{"a":1,"a":2}"#,
+            "[[[[[[]]]]]]",
+            r#""\ud800""#,
+            "01",
+            "tru",
+        ],
+    ),
+    ("iss", &[r#""app""#, "null", "false", "[]"]),
+];
+
+/// What surrounds and joins the members: whitespace, or a stray byte.
+const JSON_SEPARATORS: &[&str] = &[",", " , ", ",\n\t", ",,"];
+const JSON_ENDS: &[&str] = &["", " ", "\n", " x", "}"];
+
+/// How the token reaches the URL.
+#[derive(Clone, Debug)]
+enum Signature {
+    /// HMAC under the secret of the key the header names (the first key's
+    /// when it names none).
+    Named,
+    /// HMAC under the secret of this index in `KEYS`.
+    Key(usize),
+    /// A signature part as written.
+    Raw(&'static str),
+}
+
+prop_compose! {
+    /// A claims object whose required claims default to valid ones, for
+    /// `target` (the path the token is for).
+    fn claims_json(target: &'static str)(
+        members in prop::collection::vec(
+            (0..CLAIMS.len()).prop_flat_map(|k| {
+                let values = CLAIMS[k].1;
+                // Mostly the first (valid) value, so that later rules are reached.
+                (Just(k), prop_oneof![2 => Just(values[0]), 1 => select(values)])
+            }),
+            0..5,
+        ),
+        all_required in prop::bool::weighted(0.8),
+        sep in prop_oneof![4 => Just(","), 1 => select(JSON_SEPARATORS)],
+        end in prop_oneof![4 => Just(""), 1 => select(JSON_ENDS)],
+    ) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        if all_required {
+            // Every required claim, valid, so that the optional ones matter.
+            for (name, value) in [
+                ("aud", r#""embed.example.com""#),
+                ("path", &format!("\"{target}\"")),
+                ("sub", r#""user-42""#),
+                ("exp", "1767225300"),
+                ("jti", r#""Yc1mB0sD7rX2aQ9vT4kL""#),
+            ] {
+                if !members.iter().any(|(k, _)| CLAIMS[*k].0 == name) {
+                    parts.push(format!("\"{name}\":{value}"));
+                }
+            }
+        }
+        for (k, value) in &members {
+            parts.push(format!("\"{}\":{value}", CLAIMS[*k].0));
+        }
+        format!("{{{}}}{end}", parts.join(sep))
+    }
+}
+
+prop_compose! {
+    fn hostile_jwt_url()(
+        target in select(&["/d/sales", "/d/sales", "/e/f", "/x/y"][..]),
+    )(
+        target in Just(target),
+        header in prop_oneof![4 => Just(0usize), 1 => Just(3), 1 => 0..HEADERS.len()],
+        claims in claims_json(target),
+        signature in prop_oneof![
+            6 => Just(Signature::Named),
+            1 => (0..KEYS.len()).prop_map(Signature::Key),
+            1 => select(&[
+                "",
+                "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB",
+                "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            ][..]).prop_map(Signature::Raw),
+        ],
+        host in prop_oneof![
+            4 => Just("embed.example.com"),
+            1 => select(&["EMBED.example.com:443", "embed.example.com:80", "h:8443", "other.example"][..]),
+        ],
+        path in prop_oneof![
+            4 => Just(""),
+            1 => select(&["/d/%73ales", "/d/sales/", "/x/y", "/e/f", "/d/x/../sales", "/"][..]),
+        ],
+        query in prop_oneof![
+            6 => Just("eg_jwt={}"),
+            1 => select(&["eg%5Fjwt={}", "eg_jwt={}&", "&&eg_jwt={}", "eg_jwt={}&orgId=2", "eg_jwt={}&eg_jwt={}", "eg_jwt={}&eg_kid=ek_live_4f9c2a"][..]),
+        ],
+        fragment in select(&["", "#f", "#eg_jwt=x"][..]),
+    ) -> String {
+        let header_json = HEADERS[header];
+        let token = match signature {
+            Signature::Named => {
+                let named = KEYS.iter().find(|key| header_json.contains(key.kid));
+                reference::token_of(header_json, &claims, named.unwrap_or(&KEYS[0]).secret)
+            }
+            Signature::Key(k) => reference::token_of(header_json, &claims, KEYS[k].secret),
+            Signature::Raw(sig) => {
+                let signed = reference::token_of(header_json, &claims, KEYS[0].secret);
+                let (head, _) = signed.rsplit_once('.').expect("three parts");
+                format!("{head}.{sig}")
+            }
+        };
+        // Mostly the path the token is for.
+        let path = if path.is_empty() { target } else { path };
+        format!("https://{host}{path}?{}{fragment}", query.replace("{}", &token))
+    }
+}
+
+#[test]
+fn hostile_tokens_agree_with_the_spec_reference() {
+    let keys = core_keys();
+    let verdicts = std::cell::RefCell::new(std::collections::BTreeMap::new());
+    runner()
+        .run(&hostile_jwt_url(), |url| {
+            let verdict = core_verify(&url, &keys);
+            *verdicts
+                .borrow_mut()
+                .entry(match &verdict {
+                    Ok(_) => "ok",
+                    Err(e) => e,
+                })
+                .or_insert(0u32) += 1;
+            agree(&url, &keys)
+        })
+        .expect("the core and the spec reference agree on hostile tokens");
+    eprintln!("verdicts: {:?}", verdicts.borrow());
+    // The generator reaches every step of EGJ1 §3 a stateless verifier has.
+    if cases() >= 2000 {
+        for code in [
+            "ok",
+            "malformed",
+            "unknown_key",
+            "key_inactive",
+            "bad_signature",
+            "expired",
+            "exp_too_far",
+            "out_of_scope",
+        ] {
+            let verdicts = verdicts.borrow();
+            assert!(verdicts.contains_key(code), "no {code} in {verdicts:?}");
+        }
+    }
+}
+
+fn sign_jwt_both(r: &Request) -> (Option<String>, Option<String>) {
+    let key = &KEYS[r.kid];
+    let attrs: Vec<(&str, &str)> = r
+        .attrs
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let ours = Signer::new(key.kid, key.secret.as_bytes())
+        .and_then(|s| {
+            s.sign_jwt(&SignRequest {
+                url: &r.url,
+                sub: &r.sub,
+                exp: r.exp,
+                nonce: &r.nonce,
+                session: r.session,
+                attrs: &attrs,
+            })
+        })
+        .ok();
+    let theirs = reference::sign_jwt(
+        &r.url, key.kid, key.secret, &r.sub, r.exp, &r.nonce, r.session, &attrs,
+    );
+    (ours, theirs)
+}
+
+#[test]
+fn both_jwt_signers_write_the_same_url() {
+    runner()
+        .run(&request(), |r| {
+            let (ours, theirs) = sign_jwt_both(&r);
+            prop_assert_eq!(ours, theirs, "{:?}", r);
+            Ok(())
+        })
+        .expect("the EGJ1 signers agree");
+}
+
+#[test]
+fn mutated_signed_tokens_agree_with_the_spec_reference() {
+    let keys = core_keys();
+    runner()
+        .run(&(request(), mutation()), |(r, m)| {
+            let (Some(url), _) = sign_jwt_both(&r) else {
+                return Ok(());
+            };
+            if matches!(m, Mutation::Keep) {
+                // Unchanged, a signed token verifies unless a time or key rule says no.
+                let verdict = core_verify(&url, &keys);
+                prop_assert!(
+                    !matches!(verdict, Err("malformed" | "bad_signature")),
+                    "{:?}: {:?}",
+                    url,
+                    verdict
+                );
+                if let Ok(v) = &verdict {
+                    prop_assert_eq!(v.scheme, "EGJ1");
+                }
+            }
+            agree(&apply(&url, &m), &keys)
+        })
+        .expect("the core and the spec reference agree on mutated tokens");
 }

@@ -17,6 +17,12 @@
 //!   `host.rs`, `params.rs` for §1, `verifier.rs` for §3). A literal
 //!   transcription of the spec, sharing no code with the crate, lives in
 //!   the tests (`spec_reference.rs`) and is run against it on hostile input.
+//! * **Two forms, one contract.** EGJ1 (`embed-jwt-v1.md`: the same URL as
+//!   an HS256 JWT in `eg_jwt`) reuses EG1's pieces: `jwt.rs` reads the
+//!   compact JWS and its header, `json.rs` the JSON strictly, and
+//!   `jwt_claims.rs` turns the claims into the EG1 parameters they stand
+//!   for, which EG1's own rules check. [`UnverifiedEmbedUrl`] reads either
+//!   form; the MAC is checked before the claims are read.
 //! * **No key material in `Debug`.** [`Signer`] and [`EmbedKey`] hold
 //!   pre-keyed HMAC states, never print them, and generated secrets live in
 //!   [`zeroize::Zeroizing`] memory.
@@ -28,6 +34,9 @@ mod canonical;
 mod differential;
 mod generate;
 mod host;
+mod json;
+mod jwt;
+mod jwt_claims;
 mod key;
 mod params;
 mod path;
@@ -49,7 +58,8 @@ pub use path::{normalise_path, path_in_scope};
 pub use reason::{EmbedError, Reason};
 pub use signer::{SignRequest, Signer};
 pub use verifier::{
-    Attrs, AuthenticEmbedUrl, NonceCheck, UnverifiedEmbedUrl, VerifiedEmbedUrl, VerifyPolicy,
+    Attrs, AuthenticEmbedUrl, NonceCheck, Scheme, UnverifiedEmbedUrl, VerifiedEmbedUrl,
+    VerifyPolicy,
 };
 
 /// Verifies an absolute URL without replay state (for tools and tests):

@@ -3,7 +3,7 @@
 
 use crate::base64url;
 use crate::canonical::SCHEME_PREFIX;
-use crate::percent::{decode_canonical, is_control, is_token_byte};
+use crate::percent::{ascii_text, decode_canonical, is_control, is_token_byte};
 use crate::query::CanonicalQuery;
 use crate::reason::EmbedError;
 
@@ -223,6 +223,23 @@ fn parse_seconds(text: &[u8], field: Seconds) -> Result<u64, EmbedError> {
         .ok_or_else(refuse)
 }
 
+/// `n` as `eg_exp` and `eg_session` write it (and as JSON writes an
+/// integer): decimal, no sign, no leading zeros. (Not `to_string`: the
+/// formatting machinery would weigh on the WebAssembly package for a few
+/// numbers.)
+pub(crate) fn decimal(mut n: u64) -> String {
+    let mut digits = Vec::with_capacity(20);
+    loop {
+        digits.push(b'0' + (n % 10) as u8);
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    digits.reverse();
+    ascii_text(digits)
+}
+
 /// `eg_sig`: exactly 43 characters, the canonical unpadded base64url of 32
 /// bytes.
 fn decode_sig(text: &[u8]) -> Result<[u8; 32], EmbedError> {
@@ -239,6 +256,20 @@ fn decode_sig(text: &[u8]) -> Result<[u8; 32], EmbedError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `verifier.rs` reads a URL as EG1 first and as EGJ1 only when that
+    /// fails: sound because an `eg_jwt` parameter never passes EG1 §1.
+    #[test]
+    fn eg_jwt_is_never_an_eg1_parameter() {
+        let complete = "eg_kid=k&eg_sub=u&eg_exp=1&eg_nonce=AAAAAAAAAAAAAAAA\
+                        &eg_sig=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        let query = |raw: &str| CanonicalQuery::parse(raw).expect("parses");
+        assert!(EmbedParams::from_query(&query(complete)).is_ok());
+        for jwt in ["eg_jwt=x", "eg_jwt", "eg%5Fjwt=a.b.c"] {
+            let with_jwt = format!("{complete}&{jwt}");
+            assert!(EmbedParams::from_query(&query(&with_jwt)).is_err(), "{jwt}");
+        }
+    }
 
     #[test]
     fn seconds() {

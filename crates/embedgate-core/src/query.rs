@@ -6,7 +6,9 @@
 
 use core::cmp::Ordering;
 
-use crate::percent::{escaped_byte, is_unreserved, push_escape, unreserved_run_len};
+use crate::percent::{
+    escaped_byte, is_unreserved, push_escape, push_query_encoded, unreserved_run_len,
+};
 use crate::reason::EmbedError;
 use crate::sort::sort_by;
 
@@ -66,6 +68,14 @@ impl CanonicalQuery {
     /// Steps 1-5: the raw query (after `?`, without the fragment) as
     /// sorted canonical parameters.
     pub(crate) fn parse(raw_query: &str) -> Result<Self, EmbedError> {
+        let mut query = CanonicalQuery::in_written_order(raw_query)?;
+        query.sort();
+        Ok(query)
+    }
+
+    /// Steps 1-4: the canonical parameters in the order written (what an
+    /// EGJ1 signer turns into `params`).
+    pub(crate) fn in_written_order(raw_query: &str) -> Result<Self, EmbedError> {
         let mut query = CanonicalQuery {
             text: Vec::with_capacity(raw_query.len() + 16),
             // Room for a typical signed URL's parameters without regrowing.
@@ -75,7 +85,6 @@ impl CanonicalQuery {
             let (name, value) = split_piece(piece);
             query.push_raw(name, value)?;
         }
-        query.sort();
         Ok(query)
     }
 
@@ -107,6 +116,23 @@ impl CanonicalQuery {
             end: self.text.len(),
         };
         self.text.extend_from_slice(value);
+        let value = Span {
+            start: name.end,
+            end: self.text.len(),
+        };
+        self.params.push(Param::new(&self.text, name, value));
+    }
+
+    /// Step 4 for a pair already decoded (the `params` of an EGJ1 token),
+    /// appended unsorted. Call [`CanonicalQuery::sort`] afterwards.
+    pub(crate) fn push_decoded(&mut self, name: &[u8], value: &[u8]) {
+        let start = self.text.len();
+        push_query_encoded(&mut self.text, name);
+        let name = Span {
+            start,
+            end: self.text.len(),
+        };
+        push_query_encoded(&mut self.text, value);
         let value = Span {
             start: name.end,
             end: self.text.len(),
@@ -224,6 +250,25 @@ mod tests {
         assert_eq!(canonical(""), "");
         assert!(CanonicalQuery::parse("a=%2").is_err());
         assert!(CanonicalQuery::parse("a%g0=1").is_err());
+    }
+
+    #[test]
+    fn steps_one_to_four_keep_the_order_written() {
+        let query = CanonicalQuery::in_written_order("b=%7e&a=1+2&&flag&a=0").expect("parses");
+        let mut out = Vec::new();
+        query.join(&mut out, |_| true);
+        assert_eq!(out, b"b=~&a=1%202&flag=&a=0");
+    }
+
+    #[test]
+    fn decoded_pairs_encode_like_raw_ones() {
+        let mut query = CanonicalQuery::default();
+        query.push_decoded(b"a b", "é+".as_bytes());
+        query.push_decoded(b"", b"~");
+        query.sort();
+        let mut out = Vec::new();
+        query.join(&mut out, |_| true);
+        assert_eq!(out, b"=~&a%20b=%C3%A9%2B");
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Producing signed embed URLs (spec §1 and §2 from the signer's side).
+//! Producing signed embed URLs: EG1 (`embed-url-v1.md` §1 and §2 from the
+//! signer's side) and EGJ1 (`embed-jwt-v1.md` §1).
 
 use core::fmt;
 
@@ -6,12 +7,15 @@ use hmac::Mac;
 
 use crate::base64url;
 use crate::canonical::{is_scheme_param, CanonicalUrl};
+use crate::jwt::{self, JWT_PARAM};
+use crate::jwt_claims::ClaimsToSign;
 use crate::key::{new_mac, HmacSha256};
 use crate::params::{
-    check_attr_name, check_kid, check_nonce, check_sub, check_text, TextField, ATTR_PREFIX,
+    check_attr_name, check_kid, check_nonce, check_sub, check_text, decimal, TextField, ATTR_PREFIX,
 };
 use crate::percent::{ascii_text, push_query_encoded};
 use crate::reason::EmbedError;
+use crate::url_parts::split_absolute_url;
 
 /// What to sign: the content URL and the viewer.
 #[derive(Clone, Copy, Debug)]
@@ -32,7 +36,8 @@ pub struct SignRequest<'a> {
     pub attrs: &'a [(&'a str, &'a str)],
 }
 
-/// Signs embed URLs for one secret.
+/// Signs embed URLs for one secret, in either form: [`Signer::sign`]
+/// (EG1) or [`Signer::sign_jwt`] (EGJ1).
 ///
 /// The HMAC state is keyed once at construction, so each signature costs
 /// only the hash of the string to sign. `Debug` shows the key id, never key
@@ -110,12 +115,77 @@ impl Signer {
         Ok(url)
     }
 
+    /// Returns the EGJ1 URL for the same request:
+    /// `scheme://authority/path?eg_jwt=<token>`, any fragment kept.
+    ///
+    /// The content URL's query becomes the token's `params` (a name given
+    /// more than once becomes an array, in order), its canonical host `aud`
+    /// and its normalised path `path`; the URL returned keeps the scheme and
+    /// authority as written and carries the normalised path. The header is
+    /// `{"alg":"HS256","kid":…,"typ":"JWT"}`; the claims are written as
+    /// `sdk/python` writes them (see `ClaimsToSign::to_json`), so both
+    /// signers produce the same URL for the same inputs. `exp` and
+    /// `session` must be at most 2^53.
+    ///
+    /// ```
+    /// use embedgate_core::{verify_url, EmbedKey, Scheme, SignRequest, Signer, VerifyPolicy};
+    /// use std::collections::HashMap;
+    /// let signer = Signer::new("ek_live_4f9c2a", b"q7Vt2mXc9LpR4sZb8NwK3yHd6FgJ1aEo").unwrap();
+    /// let url = signer.sign_jwt(&SignRequest {
+    ///     url: "https://embed.example.com/d/sales?orgId=1",
+    ///     sub: "user-42",
+    ///     exp: 1_767_225_300,
+    ///     nonce: "Yc1mB0sD7rX2aQ9vT4kL",
+    ///     session: None,
+    ///     attrs: &[],
+    /// }).unwrap();
+    /// assert!(url.starts_with("https://embed.example.com/d/sales?eg_jwt=eyJhbGciOiJIUzI1NiIs"));
+    /// let keys: HashMap<String, EmbedKey> =
+    ///     [("ek_live_4f9c2a".into(), EmbedKey::new(b"q7Vt2mXc9LpR4sZb8NwK3yHd6FgJ1aEo"))].into();
+    /// let ok = verify_url(&url, &keys, 1_767_225_000, &VerifyPolicy::default()).unwrap();
+    /// assert_eq!(ok.scheme(), Scheme::Egj1);
+    /// assert_eq!(ok.forward_path_and_query(), "/d/sales?orgId=1");
+    /// ```
+    pub fn sign_jwt(&self, req: &SignRequest<'_>) -> Result<String, EmbedError> {
+        let fragment_start = req.url.bytes().position(|b| b == b'#');
+        let (base, fragment) = req.url.split_at(fragment_start.unwrap_or(req.url.len()));
+        let (authority, target) = split_absolute_url(base)?;
+        let canonical = CanonicalUrl::in_written_order(authority, target)?;
+        check_no_scheme_params(&canonical)?;
+        check_request(req)?;
+        let claims = ClaimsToSign {
+            aud: &canonical.host,
+            path: &canonical.path,
+            params: &canonical.query,
+            sub: req.sub,
+            exp: req.exp,
+            jti: req.nonce,
+            attrs: req.attrs,
+            session: req.session,
+        }
+        .to_json()?;
+        let signing_input = jwt::signing_input(&self.kid, &claims);
+        let sig = self.signature(signing_input.as_bytes());
+
+        // `scheme://authority` as written, then the normalised path.
+        let origin = &base[..base.len() - target.len()];
+        let mut url = String::with_capacity(origin.len() + 120 + signing_input.len());
+        url.push_str(origin);
+        url.push_str(&canonical.path);
+        url.push('?');
+        url.push_str(JWT_PARAM);
+        url.push('=');
+        url.push_str(&signing_input);
+        url.push('.');
+        url.push_str(&sig);
+        url.push_str(fragment);
+        Ok(url)
+    }
+
     /// The `eg_` parameters of a request, checked by spec §1 and encoded
     /// canonically, in the order of the spec's table.
     fn scheme_params(&self, req: &SignRequest<'_>) -> Result<Vec<(String, String)>, EmbedError> {
-        check_text(check_sub(req.sub)?, TextField::Sub)?;
-        check_nonce(req.nonce)?;
-        check_attrs(req.attrs)?;
+        check_request(req)?;
         let mut params = vec![
             ("eg_kid".to_owned(), self.kid.clone()),
             ("eg_sub".to_owned(), encoded(req.sub)),
@@ -131,10 +201,11 @@ impl Signer {
         Ok(params)
     }
 
-    /// `base64url_nopad(HMAC-SHA256(key, string_to_sign))`.
-    fn signature(&self, string_to_sign: &[u8]) -> String {
+    /// `base64url_nopad(HMAC-SHA256(key, signed))`: over the string to
+    /// sign (EG1), or over the token's signing input (EGJ1).
+    fn signature(&self, signed: &[u8]) -> String {
         let mut mac = self.mac.clone();
-        mac.update(string_to_sign);
+        mac.update(signed);
         base64url::encode(&mac.finalize().into_bytes())
     }
 }
@@ -149,6 +220,14 @@ fn check_no_scheme_params(content: &CanonicalUrl) -> Result<(), EmbedError> {
     Ok(())
 }
 
+/// The user, nonce and attributes of a request by their rules (EG1 §1,
+/// which EGJ1 §1 takes for `sub`, `jti` and `attrs`).
+fn check_request(req: &SignRequest<'_>) -> Result<(), EmbedError> {
+    check_text(check_sub(req.sub)?, TextField::Sub)?;
+    check_nonce(req.nonce)?;
+    check_attrs(req.attrs)
+}
+
 /// Attribute names by their rule, each once; values without control
 /// characters.
 fn check_attrs(attrs: &[(&str, &str)]) -> Result<(), EmbedError> {
@@ -160,21 +239,6 @@ fn check_attrs(attrs: &[(&str, &str)]) -> Result<(), EmbedError> {
         }
     }
     Ok(())
-}
-
-/// `n` in decimal. (Not `to_string`: the formatting machinery would weigh
-/// on the WebAssembly package for two numbers.)
-fn decimal(mut n: u64) -> String {
-    let mut digits = Vec::with_capacity(20);
-    loop {
-        digits.push(b'0' + (n % 10) as u8);
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    digits.reverse();
-    ascii_text(digits)
 }
 
 /// A text value in canonical query encoding.

@@ -1,7 +1,8 @@
 //! JavaScript and WebAssembly bindings of [`embedgate_core`].
 //!
-//! The same core that the proxy verifies with signs and explains embed URLs
-//! in Node and in the browser. Everything here is a thin translation layer:
+//! The same core that the proxy verifies with signs and explains embed URLs,
+//! in both forms (EG1 `eg_` parameters, EGJ1 `eg_jwt` tokens), in Node and
+//! in the browser. Everything here is a thin translation layer:
 //!
 //! * **Arguments in, results out.** Options objects are read property by
 //!   property ([`options`]), result objects are built property by property
@@ -28,7 +29,7 @@ mod sign;
 pub mod verify;
 
 pub use random::{generate_nonce, generate_secret};
-pub use sign::{sign_embed_url, EmbedSigner};
+pub use sign::{sign_embed_jwt, sign_embed_url, EmbedSigner};
 pub use verify::{string_to_sign, verify_embed_url};
 
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -50,13 +51,13 @@ export interface EmbedError extends Error {
 /** User attributes: an object, or `[name, value]` pairs. Names are 1-64 of `a-z 0-9 _ -`. */
 export type EmbedAttributes = Record<string, string> | ReadonlyArray<readonly [string, string]>;
 
-/** What to sign, for `EmbedSigner.sign`. Give `exp` or `ttl`, not both. */
+/** What to sign, for `EmbedSigner.sign` (EG1) and `EmbedSigner.signJwt` (EGJ1). Give `exp` or `ttl`, not both. */
 export interface SignerOptions {
-  /** The absolute content URL, with its content parameters (filters) already in the query. */
+  /** The absolute content URL, with its content parameters (filters) already in the query (EGJ1: they become the token's `params`). */
   url: string;
   /** The external user id (1-256 bytes). */
   sub: string;
-  /** Expiry, Unix seconds. */
+  /** Expiry, Unix seconds (EGJ1: at most 2^53). */
   exp?: number;
   /** Lifetime in seconds from `now`. */
   ttl?: number;
@@ -69,7 +70,7 @@ export interface SignerOptions {
   attrs?: EmbedAttributes;
 }
 
-/** What to sign with which secret, for `signEmbedUrl`. */
+/** What to sign with which secret, for `signEmbedUrl` and `signEmbedJwt`. */
 export interface SignOptions extends SignerOptions {
   /** The secret's public key id (`eg_kid`). */
   kid: string;
@@ -88,7 +89,7 @@ export type EmbedKeySpec = string | {
   scopes?: string[];
 };
 
-/** Keys by `eg_kid`. */
+/** Keys by `eg_kid` (EGJ1: the JWT header's `kid`). */
 export type EmbedKeys = Record<string, EmbedKeySpec>;
 
 /** The verifier's clock and settings (spec §3 defaults: skew 60, maxUrlTtl 600; maxSession 3600). */
@@ -100,8 +101,12 @@ export interface VerifyOptions {
   maxSession?: number;
 }
 
-/** What a verified URL carries. On failure only `kid` (when the URL parses) is present. */
+/** Which form a URL is signed in: `EG1` (`eg_` parameters and `eg_sig`) or `EGJ1` (`eg_jwt`). */
+export type EmbedScheme = "EG1" | "EGJ1";
+
+/** What a verified URL carries, the same for both forms. On failure only `kid` and `scheme` (when the URL parses) are present. */
 export interface VerifiedFields {
+  scheme?: EmbedScheme;
   kid?: string;
   sub?: string;
   exp?: number;
@@ -112,7 +117,7 @@ export interface VerifiedFields {
   attrs?: Record<string, string>;
   host?: string;
   path?: string;
-  /** The normalised path and content query a proxy forwards. */
+  /** The normalised path and content query a proxy forwards (EGJ1: the query built from `params`). */
   forwardPathAndQuery?: string;
 }
 
@@ -122,9 +127,9 @@ export interface VerifyResult {
   reason?: Exclude<EmbedErrorCode, "invalid_argument">;
   /** Which rule failed, in words (wording not stable). */
   detail?: string;
-  /** The string to sign the URL implies, or null when the URL cannot be canonicalised. */
+  /** What the signature covers: the EG1 string to sign the URL implies, or for EGJ1 the token's `header.payload`; null when there is none (a URL that cannot be canonicalised, a malformed EGJ1 token). */
   stringToSign: string | null;
-  /** The signature the key for `eg_kid` gives `stringToSign` (diagnostics), when that key is known. */
+  /** The signature the key for the kid gives `stringToSign` (diagnostics), when the URL parses and that key is known. */
   expectedSignature?: string;
   fields: VerifiedFields;
 }

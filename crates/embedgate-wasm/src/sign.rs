@@ -1,4 +1,4 @@
-//! `signEmbedUrl` and the pre-keyed `EmbedSigner`.
+//! `signEmbedUrl`, `signEmbedJwt` and the pre-keyed `EmbedSigner`.
 
 use embedgate_core::{SignRequest, Signer};
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -18,11 +18,24 @@ pub fn sign_embed_url(options: &SignOptions) -> Result<String, JsValue> {
     let (kid, secret) = read_key_fields(options)?;
     let signer = Signer::new(&kid, secret.as_bytes()).map_err(|e| embed_error(&e))?;
     drop(secret);
-    sign_with(&signer, options)
+    sign_with(&signer, options, Form::Eg1)
+}
+
+/// Signs one URL in the EGJ1 form (an HS256 JWT in `eg_jwt`):
+/// `signEmbedJwt({ url, kid, secret, sub, exp | ttl, nonce?, session?,
+/// attrs?, now? })` returns `https://host/path?eg_jwt=…`. The content URL's
+/// query travels in the token's `params`.
+#[wasm_bindgen(js_name = signEmbedJwt)]
+pub fn sign_embed_jwt(options: &SignOptions) -> Result<String, JsValue> {
+    let (kid, secret) = read_key_fields(options)?;
+    let signer = Signer::new(&kid, secret.as_bytes()).map_err(|e| embed_error(&e))?;
+    drop(secret);
+    sign_with(&signer, options, Form::Jwt)
 }
 
 /// Signs many URLs with one secret: `new EmbedSigner(kid, secret)`, then
-/// `.sign({ url, sub, exp | ttl, … })`; `.free()` releases it.
+/// `.sign({ url, sub, exp | ttl, … })` (EG1) or `.signJwt(…)` (EGJ1);
+/// `.free()` releases it.
 ///
 /// It keeps the HMAC state keyed once (never the secret text).
 #[wasm_bindgen]
@@ -50,11 +63,24 @@ impl EmbedSigner {
 
     /// Returns the signed URL for `options` (see `SignerOptions`).
     pub fn sign(&self, options: &SignerOptions) -> Result<String, JsValue> {
-        sign_with(&self.signer, options)
+        sign_with(&self.signer, options, Form::Eg1)
+    }
+
+    /// Returns the EGJ1 URL for `options` (see `SignerOptions`).
+    #[wasm_bindgen(js_name = signJwt)]
+    pub fn sign_jwt(&self, options: &SignerOptions) -> Result<String, JsValue> {
+        sign_with(&self.signer, options, Form::Jwt)
     }
 }
 
-fn sign_with(signer: &Signer, options: &JsValue) -> Result<String, JsValue> {
+/// Which form to sign.
+#[derive(Clone, Copy)]
+enum Form {
+    Eg1,
+    Jwt,
+}
+
+fn sign_with(signer: &Signer, options: &JsValue, form: Form) -> Result<String, JsValue> {
     let f = read_sign_fields(options)?;
     let nonce = match f.nonce {
         Some(n) => n,
@@ -65,14 +91,17 @@ fn sign_with(signer: &Signer, options: &JsValue) -> Result<String, JsValue> {
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
-    signer
-        .sign(&SignRequest {
-            url: &f.url,
-            sub: &f.sub,
-            exp: f.exp,
-            nonce: &nonce,
-            session: f.session,
-            attrs: &attrs,
-        })
-        .map_err(|e| embed_error(&e))
+    let request = SignRequest {
+        url: &f.url,
+        sub: &f.sub,
+        exp: f.exp,
+        nonce: &nonce,
+        session: f.session,
+        attrs: &attrs,
+    };
+    match form {
+        Form::Eg1 => signer.sign(&request),
+        Form::Jwt => signer.sign_jwt(&request),
+    }
+    .map_err(|e| embed_error(&e))
 }

@@ -4,7 +4,7 @@
 use crate::error::{embed_error, invalid_argument};
 use crate::options::{read_key, read_verify_options};
 use embedgate_core::{
-    EmbedKey, KeyStore, NonceCheck, UnverifiedEmbedUrl, VerifiedEmbedUrl, VerifyPolicy,
+    EmbedKey, KeyStore, NonceCheck, Scheme, UnverifiedEmbedUrl, VerifiedEmbedUrl, VerifyPolicy,
 };
 use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -23,14 +23,15 @@ extern "C" {
     pub type VerifyResult;
 }
 
-/// The string to sign for an absolute URL (spec §2), `eg_sig` excluded.
+/// The EG1 string to sign for an absolute URL (spec §2), `eg_sig` excluded.
 /// Throws `EmbedError` `malformed` when the URL cannot be canonicalised.
 #[wasm_bindgen(js_name = stringToSign)]
 pub fn string_to_sign(url: &str) -> Result<String, JsValue> {
     embedgate_core::string_to_sign(url).map_err(|e| embed_error(&e))
 }
 
-/// Verifies `url` against `keys` at `options.now`, without replay state.
+/// Verifies `url`, EG1 or EGJ1, against `keys` at `options.now`, without
+/// replay state.
 ///
 /// A refused URL is a result (`ok: false` and its `reason`), not an
 /// exception; only wrong arguments throw.
@@ -94,17 +95,19 @@ pub struct Outcome {
     pub reason: Option<&'static str>,
     /// The failed rule in words.
     pub detail: Option<&'static str>,
-    /// The string to sign the URL implies (`null` if it has none).
+    /// What the signature covers (`null` if nothing): the EG1 string to
+    /// sign, or the EGJ1 token's `header.payload`.
     pub string_to_sign: Option<String>,
-    /// What the key for `eg_kid` signs that string as, when the key is known.
+    /// What the key for the kid signs that string as, when the key is known.
     pub expected_signature: Option<String>,
-    /// The verified fields (only `kid` on failure).
+    /// The verified fields (only `kid` and `scheme` on failure).
     pub fields: Fields,
 }
 
-/// `VerifiedFields`: all set when verified, only `kid` otherwise.
+/// `VerifiedFields`: all set when verified, only `kid` and `scheme` otherwise.
 #[derive(Debug, Default)]
 pub struct Fields {
+    scheme: Option<&'static str>,
     kid: Option<String>,
     sub: Option<String>,
     exp: Option<u64>,
@@ -120,6 +123,7 @@ pub struct Fields {
 impl Fields {
     fn verified(v: &VerifiedEmbedUrl) -> Self {
         Fields {
+            scheme: Some(v.scheme().as_str()),
             kid: Some(v.kid().to_owned()),
             sub: Some(v.sub().to_owned()),
             exp: Some(v.exp()),
@@ -170,6 +174,7 @@ impl Fields {
     fn to_js(&self) -> JsValue {
         let obj = Object::new();
         let string = |s: &Option<String>| s.as_deref().map(JsValue::from_str);
+        set_opt(&obj, "scheme", self.scheme.map(JsValue::from_str));
         set_opt(&obj, "kid", string(&self.kid));
         set_opt(&obj, "sub", string(&self.sub));
         set_opt(&obj, "exp", self.exp.map(number));
@@ -220,18 +225,21 @@ fn set_opt(obj: &Object, key: &str, value: Option<JsValue>) {
 
 /// The verdict for `url`: pure Rust, so the native tests cover it.
 pub fn verify(url: &str, keys: &Keys, now: u64, policy: &VerifyPolicy) -> Outcome {
-    let mut out = Outcome {
-        string_to_sign: embedgate_core::string_to_sign(url).ok(),
-        ..Outcome::default()
-    };
+    let mut out = Outcome::default();
     let result = UnverifiedEmbedUrl::parse(url).and_then(|u| {
+        out.fields.scheme = Some(u.scheme().as_str());
         out.fields.kid = Some(u.kid().to_owned());
+        out.string_to_sign = Some(u.string_to_sign().to_owned());
         if let Some(key) = keys.key(u.kid()) {
             out.expected_signature = Some(key.signature_for(u.string_to_sign()));
         }
         u.authenticate(keys, now, policy)?
             .accept(NonceCheck::NotTracked)
     });
+    if out.string_to_sign.is_none() && Scheme::of_url(url) == Some(Scheme::Eg1) {
+        // A malformed EG1 URL still has a string to sign, to compare with.
+        out.string_to_sign = embedgate_core::string_to_sign(url).ok();
+    }
     match result {
         Ok(v) => {
             out.ok = true;
@@ -297,6 +305,46 @@ mod tests {
             expected,
             EmbedKey::new(SECRET.as_bytes()).signature_for(&sts)
         );
+    }
+
+    const JWT_URL: &str = "https://embed.example.com/d/sales?eg_jwt=eyJhbGciOiJIUzI1NiIsImtpZCI6ImVrX2xpdmVfNGY5YzJhIiwidHlwIjoiSldUIn0.eyJhdWQiOiJlbWJlZC5leGFtcGxlLmNvbSIsInBhdGgiOiIvZC9zYWxlcyIsInBhcmFtcyI6eyJvcmdJZCI6IjEifSwic3ViIjoidXNlci00MiIsImV4cCI6MTc2NzIyNTMwMCwianRpIjoiWWMxbUIwc0Q3clgyYVE5dlQ0a0wifQ.gSA5LGshjzY5O98QOS-3RMbu5Y-UNWyxTJKuYpVT4NI";
+
+    #[test]
+    fn a_jwt_url_reports_the_same_fields_and_its_signing_input() {
+        let out = verify(JWT_URL, &keys(), 1_767_225_000, &VerifyPolicy::default());
+        assert!(out.ok, "{out:?}");
+        assert_eq!(out.fields.scheme, Some("EGJ1"));
+        assert_eq!(out.fields.sub.as_deref(), Some("user-42"));
+        assert_eq!(
+            out.fields.forward_path_and_query.as_deref(),
+            Some("/d/sales?orgId=1")
+        );
+        let (signing_input, sig) = JWT_URL
+            .split_once("eg_jwt=")
+            .and_then(|(_, t)| t.rsplit_once('.'))
+            .expect("token");
+        assert_eq!(out.string_to_sign.as_deref(), Some(signing_input));
+        assert_eq!(out.expected_signature.as_deref(), Some(sig));
+
+        let other_path = JWT_URL.replace("/d/sales?", "/d/other?");
+        let moved = verify(
+            &other_path,
+            &keys(),
+            1_767_225_000,
+            &VerifyPolicy::default(),
+        );
+        assert_eq!(moved.reason, Some("bad_signature"));
+        assert_eq!(moved.fields.sub, None);
+        assert_eq!(moved.fields.scheme, Some("EGJ1"));
+
+        let broken = verify(
+            &JWT_URL.replace("eg_jwt=eyJ", "eg_jwt=eyX"),
+            &keys(),
+            1_767_225_000,
+            &VerifyPolicy::default(),
+        );
+        assert_eq!(broken.reason, Some("malformed"));
+        assert_eq!(broken.string_to_sign, None);
     }
 
     #[test]

@@ -58,6 +58,12 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         "--locked",
     ])?;
 
+    // proxy/tests/jwt_e2e.rs signs EGJ1 tokens with PyJWT (target/py-venv)
+    // and jose (npm, tests/jwt-interop); it fails when either is missing.
+    step("JWT libraries for the EGJ1 end-to-end test (PyJWT, jose)");
+    toolchain::ensure_python_sdk_venv()?;
+    toolchain::ensure_npm_deps("tests/jwt-interop")?;
+
     step("Rust tests (unit, conformance vectors, property tests, CLI, doc tests)");
     cargo(&["test", "--workspace", "--locked"])?;
 
@@ -109,14 +115,9 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Test files of `sdk/python/tests` not run yet: the EGJ1 cross-check
-/// against the CLI waits for `embedgate sign --jwt` and EGJ1 in
-/// `embedgate verify`.
-const PYTHON_SDK_NOT_YET: &[&str] = &["test_cli_jwt.py"];
-
 /// The Python signer: installed into `target/py-venv`, `mypy --strict` on
 /// the package and its tests, then its unittest suite (vectors, PyJWT, the
-/// Rust CLI through `EMBEDGATE_BIN`).
+/// Rust CLI through `EMBEDGATE_BIN`, EG1 and EGJ1).
 fn python_sdk() -> anyhow::Result<()> {
     step("Python signer (sdk/python): install into target/py-venv");
     let python = toolchain::ensure_python_sdk_venv()?;
@@ -140,9 +141,7 @@ fn python_sdk() -> anyhow::Result<()> {
             .strip_prefix("test_")
             .and_then(|m| m.strip_suffix(".py"))
         {
-            if !PYTHON_SDK_NOT_YET.contains(&name.as_str()) {
-                modules.push(format!("tests.test_{module}"));
-            }
+            modules.push(format!("tests.test_{module}"));
         }
     }
     modules.sort();

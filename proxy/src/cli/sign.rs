@@ -44,6 +44,10 @@ pub struct SignArgs {
     /// Read the secret from this file instead of EMBEDGATE_SECRET.
     #[arg(long, value_name = "PATH")]
     secret_file: Option<PathBuf>,
+    /// Sign the EGJ1 form: https://host/path?eg_jwt=<HS256 JWT>, the URL's
+    /// query carried in the token's params claim.
+    #[arg(long)]
+    jwt: bool,
 }
 
 const DEFAULT_TTL: u64 = 300;
@@ -66,16 +70,20 @@ pub fn run(args: SignArgs) -> anyhow::Result<ExitCode> {
         };
         attrs.push((name, value));
     }
-    let url = signer
-        .sign(&SignRequest {
-            url: &args.url,
-            sub: &args.sub,
-            exp,
-            nonce: &nonce,
-            session: args.session,
-            attrs: &attrs,
-        })
-        .context("cannot sign")?;
+    let request = SignRequest {
+        url: &args.url,
+        sub: &args.sub,
+        exp,
+        nonce: &nonce,
+        session: args.session,
+        attrs: &attrs,
+    };
+    let url = if args.jwt {
+        signer.sign_jwt(&request)
+    } else {
+        signer.sign(&request)
+    }
+    .context("cannot sign")?;
     println!("{url}");
     Ok(ExitCode::SUCCESS)
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Args;
-use embedgate_core::{verify_url, EmbedKey, VerifyPolicy};
+use embedgate_core::{EmbedKey, NonceCheck, Scheme, UnverifiedEmbedUrl, VerifyPolicy};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
@@ -16,9 +16,11 @@ use super::clock::unix_now;
 /// Arguments of `embedgate verify`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "KEYS is a JSON object: {\"<kid>\": {\"secret\": \"...\", \"active\": true}}. \
-Prints one JSON object {\"result\": \"ok\" | \"<reason>\", \"string_to_sign\": \"...\", ...}; \
-exit status 0 when ok, 1 when rejected, 2 on usage errors."
+    after_help = "The URL may be EG1 (eg_ parameters and eg_sig) or EGJ1 (eg_jwt). \
+KEYS is a JSON object: {\"<kid>\": {\"secret\": \"...\", \"active\": true}}. \
+Prints one JSON object {\"result\": \"ok\" | \"<reason>\", \"scheme\": \"EG1\" | \"EGJ1\", \
+\"string_to_sign\": \"...\", ...}; string_to_sign is what the signature covers (for EGJ1 the \
+token's header.payload). Exit status 0 when ok, 1 when rejected, 2 on usage errors."
 )]
 pub struct VerifyArgs {
     /// The signed URL.
@@ -104,8 +106,20 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         max_session: args.max_session,
     };
     let now = args.now.unwrap_or_else(unix_now);
-    let string_to_sign = embedgate_core::string_to_sign(&args.url).ok();
-    let (out, code) = match verify_url(&args.url, &keys, now, &policy) {
+    let scheme = Scheme::of_url(&args.url);
+    let parsed = UnverifiedEmbedUrl::parse(&args.url);
+    // What the signature covers: known once the URL parses; a malformed
+    // EG1 URL still has the string to sign of EG1 §2, to compare with.
+    let string_to_sign = match (&parsed, scheme) {
+        (Ok(u), _) => Some(u.string_to_sign().to_owned()),
+        (Err(_), Some(Scheme::Eg1)) => embedgate_core::string_to_sign(&args.url).ok(),
+        (Err(_), _) => None,
+    };
+    let verified = parsed.and_then(|u| {
+        u.authenticate(&keys, now, &policy)?
+            .accept(NonceCheck::NotTracked)
+    });
+    let (out, code) = match verified {
         Ok(v) => {
             let attrs: serde_json::Map<String, Value> = v
                 .attrs()
@@ -114,6 +128,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             (
                 json!({
                     "result": "ok",
+                    "scheme": v.scheme().as_str(),
                     "string_to_sign": string_to_sign,
                     "kid": v.kid(),
                     "sub": v.sub(),
@@ -131,6 +146,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         Err(e) => (
             json!({
                 "result": e.code(),
+                "scheme": scheme.map(Scheme::as_str),
                 "string_to_sign": string_to_sign,
                 "detail": e.detail(),
                 "now": now,

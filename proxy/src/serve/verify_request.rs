@@ -1,6 +1,9 @@
-//! Verifying a request that carries `eg_` parameters (spec §3): the core
-//! parses, authenticates and applies the time rules, the replay cache claims
-//! the nonce, the core checks scope. No store access: keys come from the cache.
+//! Verifying a request that carries `eg_` parameters, in either form: EG1
+//! (`eg_kid` … `eg_sig`) or EGJ1 (one `eg_jwt` token). The core parses,
+//! authenticates (for EGJ1: the MAC, then the claims and their binding to
+//! this host and path) and applies the time rules; the replay cache claims
+//! the nonce (EG1 `eg_nonce` or EGJ1 `jti`: one space, per key); the core
+//! checks scope. No store access: keys come from the cache.
 
 use std::sync::Arc;
 
@@ -20,8 +23,8 @@ pub struct Verified {
     pub secret: Arc<CachedSecret>,
 }
 
-/// Whether the query has a parameter whose (decoded) name starts with `eg_`:
-/// then the request is a signed URL, and must verify.
+/// Whether the query has a parameter whose (decoded) name starts with `eg_`
+/// (`eg_jwt` included): then the request is a signed URL, and must verify.
 pub fn has_eg_params(query: &str) -> bool {
     query.split('&').any(|piece| {
         let name = piece.split_once('=').map_or(piece, |(n, _)| n);
@@ -49,7 +52,7 @@ pub fn has_eg_params(query: &str) -> bool {
     })
 }
 
-/// Spec §3 steps 1–8 for one request.
+/// Spec §3 for one request: EG1 steps 1–8, or EGJ1 steps 1–10.
 pub async fn verify(
     host: &str,
     path_and_query: &str,
@@ -94,6 +97,8 @@ mod tests {
         assert!(has_eg_params("a=1&eg_kid=x"));
         assert!(has_eg_params("eg%5Fsig=x"));
         assert!(has_eg_params("%65g_sub"));
+        assert!(has_eg_params("eg_jwt=a.b.c"));
+        assert!(has_eg_params("eg%5Fjwt=a.b.c"));
         assert!(!has_eg_params("EG_kid=1"));
         assert!(!has_eg_params("q=eg_x&egg=1&e=2"));
         assert!(!has_eg_params(""));

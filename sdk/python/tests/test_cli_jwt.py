@@ -1,11 +1,6 @@
 """EGJ1 against the Rust CLI: `embedgate verify` on EGJ1 URLs and
-`embedgate sign --jwt`.
-
-NOT RUN by `cargo xtask test` yet: the CLI does not speak EGJ1 until the
-integrator's change lands (`embedgate sign --jwt`, EGJ1 in `embedgate
-verify`). Then remove this file from the not-yet list in
-`crates/xtask/src/test.rs`. Run it by hand with
-`python -m unittest tests.test_cli_jwt` in `sdk/python`.
+`embedgate sign --jwt`: every vector, Python-signed tokens verified by the
+CLI, and CLI-signed tokens equal to Python's byte for byte.
 """
 
 from __future__ import annotations
@@ -134,6 +129,8 @@ class CliJwt(unittest.TestCase):
                     session=session,
                     attrs=attrs,
                 )
+                # Byte for byte: the same header, claim order and JSON spelling.
+                self.assertEqual(signed, py)
                 self.assertEqual(spec_claims(signed), spec_claims(py))
                 self.assertEqual(token_parts(signed)["header"]["alg"], "HS256")
                 self.assertEqual(token_parts(signed)["header"]["kid"], KID)

@@ -41,6 +41,22 @@ test('every conformance vector through the web build in Chromium', async () => {
   await page.close();
 });
 
+test('every EGJ1 vector through the web build in Chromium', async () => {
+  const page = await browser.newPage();
+  await page.goto(`${server.origin}/`);
+  const result = await page.evaluate(async () => {
+    const wasm = await import('/pkg/web/embedgate_wasm.js');
+    await wasm.default();
+    const { runJwtVectors } = await import('/shared/vectors.mjs');
+    const vectors = await (await fetch('/vectors/embed-jwt-v1.json')).json();
+    return { ...runJwtVectors(wasm, vectors), total: vectors.cases.length };
+  });
+  assert.equal(result.total, 30);
+  assert.equal(result.checked, 30);
+  assert.deepEqual(result.failures, []);
+  await page.close();
+});
+
 const NOW = 1767225000;
 const SECRET = 'pl4yground-Secret-0123456789abcd';
 const KID = 'ek_playground';

@@ -6,11 +6,13 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 import * as esm from '../../pkg/node/index.mjs';
-import { runVectors } from '../shared/vectors.mjs';
+import { runJwtVectors, runVectors } from '../shared/vectors.mjs';
 
 const require = createRequire(import.meta.url);
 const cjs = require('../../pkg/node/index.cjs');
 const vectors = JSON.parse(readFileSync(new URL('../../../../tests/vectors/embed-url-v1.json', import.meta.url), 'utf8'));
+
+const jwtVectors = JSON.parse(readFileSync(new URL('../../../../tests/vectors/embed-jwt-v1.json', import.meta.url), 'utf8'));
 
 const SECRET = vectors.keys.ek_live_4f9c2a.secret;
 const BASIC = vectors.cases.find((c) => c.name === 'basic');
@@ -24,8 +26,69 @@ for (const [name, api] of [['ESM', esm], ['CommonJS', cjs]]) {
   });
 }
 
+for (const [name, api] of [['ESM', esm], ['CommonJS', cjs]]) {
+  test(`every EGJ1 vector through the wasm build (${name})`, () => {
+    const { checked, failures } = runJwtVectors(api, jwtVectors);
+    assert.equal(checked, 30);
+    assert.deepEqual(failures, []);
+  });
+}
+
+test('signEmbedJwt reproduces the EGJ1 vectors byte for byte', () => {
+  const byName = Object.fromEntries(jwtVectors.cases.map((c) => [c.name, c]));
+  const base = { kid: 'ek_live_4f9c2a', secret: SECRET, sub: 'user-42', exp: 1767225300, nonce: 'Yc1mB0sD7rX2aQ9vT4kL' };
+  assert.equal(esm.signEmbedJwt({ ...base, url: 'https://embed.example.com/d/sales?orgId=1' }), byName.basic.url);
+  assert.equal(esm.signEmbedJwt({ ...base, url: 'https://embed.example.com/d/sales' }), byName['no params'].url);
+  assert.equal(
+    esm.signEmbedJwt({ ...base, url: 'https://embed.example.com/d/sales?q=a+b%2Bc%2F%C3%BC&empty' }),
+    byName['params needing escapes'].url,
+  );
+  const signer = new esm.EmbedSigner('ek_live_4f9c2a', SECRET);
+  assert.equal(
+    signer.signJwt({
+      url: 'https://embed.example.com/d/sales?var-region=emea&var-region=apac&orgId=1',
+      sub: 'user-42',
+      exp: 1767225300,
+      nonce: 'Yc1mB0sD7rX2aQ9vT4kL',
+      session: 1800,
+      attrs: [['tenant', 'acme'], ['role', 'viewer']],
+    }),
+    byName['array params, attributes, session'].url,
+  );
+  signer.free();
+});
+
+test('EGJ1: ttl, a fresh jti, both forms verified by one function, refusals with codes', () => {
+  const base = { url: 'https://h.example/d?x=1&x=2', kid: 'k1', secret: 's', sub: 'u' };
+  const a = esm.signEmbedJwt({ ...base, ttl: 300, now: 1000 });
+  const b = esm.signEmbedJwt({ ...base, ttl: 300, now: 1000 });
+  assert.match(a, /^https:\/\/h\.example\/d\?eg_jwt=[\w-]+\.[\w-]+\.[\w-]{43}$/);
+  assert.notEqual(a, b, 'a fresh jti each time');
+  const r = esm.verifyEmbedUrl(a, { k1: 's' }, { now: 1000 });
+  assert.equal(r.ok, true, r.detail);
+  assert.equal(r.fields.scheme, 'EGJ1');
+  assert.equal(r.fields.exp, 1300);
+  assert.match(r.fields.nonce, /^[A-Za-z0-9_-]{22}$/);
+  assert.equal(r.fields.forwardPathAndQuery, '/d?x=1&x=2');
+  const eg1 = esm.verifyEmbedUrl(esm.signEmbedUrl({ ...base, ttl: 300, now: 1000 }), { k1: 's' }, { now: 1000 });
+  assert.equal(eg1.fields.scheme, 'EG1');
+  assert.equal(eg1.fields.forwardPathAndQuery, r.fields.forwardPathAndQuery);
+  const other = esm.verifyEmbedUrl(a.replace('/d?', '/e?'), { k1: 's' }, { now: 1000 });
+  assert.equal(other.reason, 'bad_signature');
+  assert.equal(other.fields.scheme, 'EGJ1');
+  assert.equal(other.fields.sub, undefined);
+  const broken = esm.verifyEmbedUrl('https://h.example/d?eg_jwt=x.y.z', { k1: 's' }, { now: 1000 });
+  assert.equal(broken.reason, 'malformed');
+  assert.equal(broken.stringToSign, null);
+  throwsCode(() => esm.signEmbedJwt({ ...base, url: 'https://h.example/d?eg_jwt=x', exp: 10, nonce: 'Yc1mB0sD7rX2aQ9vT4kL' }), 'malformed', 'EmbedError');
+  throwsCode(() => esm.signEmbedJwt({ ...base, url: 'https://h.example/d?a=%FF', exp: 10, nonce: 'Yc1mB0sD7rX2aQ9vT4kL' }), 'malformed');
+  throwsCode(() => esm.signEmbedJwt({ ...base, exp: 2 ** 53 + 2, nonce: 'Yc1mB0sD7rX2aQ9vT4kL' }), 'invalid_argument');
+  throwsCode(() => esm.signEmbedJwt({ ...base }), 'invalid_argument', 'TypeError');
+});
+
 test('ESM and CommonJS share one WebAssembly instance', () => {
   assert.equal(esm.signEmbedUrl, cjs.signEmbedUrl);
+  assert.equal(esm.signEmbedJwt, cjs.signEmbedJwt);
   assert.equal(esm.EmbedSigner, cjs.EmbedSigner);
   assert.equal(typeof esm.default, 'function');
 });

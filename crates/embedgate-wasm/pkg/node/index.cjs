@@ -9,6 +9,7 @@ function initSync() {}
 
 module.exports = {
   signEmbedUrl: wasm.signEmbedUrl,
+  signEmbedJwt: wasm.signEmbedJwt,
   EmbedSigner: wasm.EmbedSigner,
   verifyEmbedUrl: wasm.verifyEmbedUrl,
   stringToSign: wasm.stringToSign,

@@ -6,6 +6,7 @@ const cjs = createRequire(import.meta.url)('./index.cjs');
 
 export const {
   signEmbedUrl,
+  signEmbedJwt,
   EmbedSigner,
   verifyEmbedUrl,
   stringToSign,
