@@ -90,9 +90,9 @@ fn check_literal_path_byte(b: u8) -> Result<(), EmbedError> {
 /// already a `.`): no dot segment, and no empty segment but a final one.
 fn check_segments(normalised: &str) -> Result<(), EmbedError> {
     // After the leading `/`: "/a/b/" has the segments "a", "b", "".
-    let segments: Vec<&str> = normalised[1..].split('/').collect();
-    let last = segments.len() - 1;
-    for (k, segment) in segments.iter().enumerate() {
+    let segments = normalised.as_bytes()[1..].split(|&b| b == b'/');
+    let last = normalised.bytes().filter(|&b| b == b'/').count() - 1;
+    for (k, segment) in segments.enumerate() {
         if is_dot_segment(segment) {
             return Err(EmbedError::malformed(
                 "the path has a dot segment (., .., or one with ;parameters such as ..;)",
@@ -107,13 +107,13 @@ fn check_segments(normalised: &str) -> Result<(), EmbedError> {
 
 /// A segment that is `.` or `..` once decoded and cut at its first `;`
 /// (servlet containers read `..;x` as `..`).
-fn is_dot_segment(segment: &str) -> bool {
+fn is_dot_segment(segment: &[u8]) -> bool {
     // A dot segment starts with a literal `.`: the normalised form never
     // escapes an unreserved byte. Most segments stop here, undecoded.
-    if !segment.starts_with('.') {
+    if !segment.starts_with(b".") {
         return false;
     }
-    let decoded = decode_canonical(segment.as_bytes());
+    let decoded = decode_canonical(segment);
     let before_parameters = decoded.split(|&b| b == b';').next().unwrap_or_default();
     before_parameters == b"." || before_parameters == b".."
 }

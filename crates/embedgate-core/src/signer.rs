@@ -3,13 +3,11 @@
 
 use core::fmt;
 
-use hmac::Mac;
-
 use crate::base64url;
 use crate::canonical::{is_scheme_param, CanonicalUrl};
 use crate::jwt::{self, JWT_PARAM};
 use crate::jwt_claims::ClaimsToSign;
-use crate::key::{new_mac, HmacSha256};
+use crate::key::{new_mac, tag, HmacSha256};
 use crate::params::{
     check_attr_name, check_kid, check_nonce, check_sub, check_text, decimal, TextField, ATTR_PREFIX,
 };
@@ -204,9 +202,7 @@ impl Signer {
     /// `base64url_nopad(HMAC-SHA256(key, signed))`: over the string to
     /// sign (EG1), or over the token's signing input (EGJ1).
     fn signature(&self, signed: &[u8]) -> String {
-        let mut mac = self.mac.clone();
-        mac.update(signed);
-        base64url::encode(&mac.finalize().into_bytes())
+        base64url::encode(&tag(&self.mac, signed))
     }
 }
 

@@ -25,6 +25,7 @@ tasks:
   readme-tour   run the README's tour block verbatim (part of test)
   bench         criterion benchmarks of the core (sign/verify vs the HMAC floor)
   bench-wasm    the WebAssembly package vs JS HMAC in Node and headless Chromium
+  wasm-size     build the WebAssembly package; its gzipped size against its budget
   bench-proxy   the edge proxy vs the backend direct and nginx, under wrk
                 (--rounds N, --duration S, --baseline OTHER_EMBEDGATE_BINARY, --allow-idle)
   bench-fleet   three proxies on one PostgreSQL store: propagation, start-up, memory
@@ -43,6 +44,7 @@ fn main() -> std::process::ExitCode {
         }
         Some("bench") => run::cargo(&["bench", "-p", "embedgate-core", "--bench", "eg1"]),
         Some("bench-wasm") => wasm::bench(&args[1..]),
+        Some("wasm-size") => wasm::size(&args[1..]),
         Some("bench-proxy") => bench_proxy::run(&args[1..]),
         Some("bench-fleet") => bench_fleet::run(&args[1..]),
         Some("with-services") => services::with_services(&args[1..]),

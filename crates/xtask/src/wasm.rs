@@ -110,6 +110,7 @@ pub fn build() -> anyhow::Result<()> {
 /// playground driven by Playwright, checked against the native CLI).
 pub fn test() -> anyhow::Result<()> {
     build()?;
+    check_size()?;
 
     step("WebAssembly package in Node: conformance vectors, API, npm pack → install → ESM and CommonJS");
     node_tests("node", &[])?;
@@ -126,6 +127,49 @@ pub fn test() -> anyhow::Result<()> {
             ("EMBEDGATE_BIN", bin.as_os_str()),
         ],
     )
+}
+
+/// What a page downloads (the web build's `.wasm` and JS glue, gzip -9) may
+/// weigh at most. The budget was 40 KiB for EG1 alone (which measures
+/// about 37.5 KB); EGJ1 (a strict JSON reader, the JWS header and claims,
+/// the JWT signer) adds about 8 KB, so the package with both forms has
+/// 46 KiB (BENCHMARKS.md): growth past it fails the test command.
+const BUDGET_GZIPPED: u64 = 46 * 1024;
+
+/// `cargo xtask wasm-size` (and part of `test`): builds the package, prints
+/// the gzipped size of the web build and fails above [`BUDGET_GZIPPED`].
+pub fn size(args: &[String]) -> anyhow::Result<()> {
+    if let Some(a) = args.first() {
+        anyhow::bail!("cargo xtask wasm-size takes no arguments (got {a:?})");
+    }
+    build()?;
+    check_size()
+}
+
+fn check_size() -> anyhow::Result<()> {
+    step("WebAssembly package size: web build (.wasm + JS glue), gzip -9");
+    let web = crate::root().join(PKG_DIR).join("web");
+    let mut total = 0;
+    for name in ["embedgate_wasm_bg.wasm", "embedgate_wasm.js"] {
+        let file = web.join(name);
+        let out = Command::new("gzip")
+            .args(["-9", "-c"])
+            .arg(&file)
+            .output()
+            .with_context(|| format!("cannot run gzip on {}", file.display()))?;
+        crate::ensure(out.status.success(), || {
+            format!("gzip failed on {}", file.display())
+        })?;
+        let gzipped = out.stdout.len() as u64;
+        println!("{name}: {gzipped} B gzipped");
+        total += gzipped;
+    }
+    println!("total: {total} B gzipped (budget {BUDGET_GZIPPED} B)");
+    crate::ensure(total <= BUDGET_GZIPPED, || {
+        format!(
+            "the WebAssembly package is {total} B gzipped, over its budget of {BUDGET_GZIPPED} B"
+        )
+    })
 }
 
 /// `cargo xtask bench-wasm`: signing a ~300-byte URL with the wasm package
