@@ -334,7 +334,10 @@ pub struct Proxy {
 impl Proxy {
     pub async fn start(toml: &str) -> Proxy {
         let config = Config::from_toml(toml, &Default::default()).unwrap();
-        let server = Server::bind(config).await.unwrap();
+        let server = Server::bind(config)
+            .await
+            .unwrap()
+            .with_admin_api(embedgate::admin_api::router);
         let public = server.public_addr();
         let admin = server.admin_addr().unwrap();
         let reload = server.reload_handle();
