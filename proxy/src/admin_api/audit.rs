@@ -134,7 +134,7 @@ fn code<T>(
 /// The whole change log, filtered, oldest first, paginated
 #[utoipa::path(get, path = "/audit", tag = "audit", operation_id = "audit",
     params(AuditQuery),
-    responses((status = 200, body = AuditPage), InvalidInput, AuthErrors),
+    responses((status = 200, description = "A page of the change log", body = AuditPage), InvalidInput, AuthErrors),
     extensions(("x-required-role" = json!("viewer"))))]
 pub async fn list(
     State(api): State<ApiState>,

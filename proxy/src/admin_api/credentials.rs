@@ -182,7 +182,7 @@ pub fn page_of(page: ListPage<StoredCredential>, now: i64) -> (Vec<ListItem>, Op
 /// A page at a time, by name.
 #[utoipa::path(get, path = "/credentials", tag = "credentials", operation_id = "list_credentials",
     params(PageQuery, OnlyCredentials),
-    responses((status = 200, body = CredentialList), InvalidInput, AuthErrors),
+    responses((status = 200, description = "A page of credentials", body = CredentialList), InvalidInput, AuthErrors),
     extensions(("x-required-role" = json!("viewer"))))]
 pub async fn list(
     State(api): State<ApiState>,
@@ -220,7 +220,7 @@ pub struct OnlyCredentials {
 /// Store a credential; its value is never returned
 #[utoipa::path(post, path = "/credentials", tag = "credentials", operation_id = "create_credential",
     request_body = NewCredential,
-    responses((status = 201, body = Credential), InvalidInput, NameTaken, AuthErrors),
+    responses((status = 201, description = "Stored (never its value)", body = Credential), InvalidInput, NameTaken, AuthErrors),
     extensions(("x-required-role" = json!("admin"))))]
 pub async fn create(
     State(api): State<ApiState>,
@@ -247,7 +247,7 @@ pub async fn create(
 /// One credential (by id or name)
 #[utoipa::path(get, path = "/credentials/{id}", tag = "credentials", operation_id = "get_credential",
     params(CredentialId),
-    responses((status = 200, body = Credential), NotFound, AuthErrors),
+    responses((status = 200, description = "The credential (after the change; never its value)", body = Credential), NotFound, AuthErrors),
     extensions(("x-required-role" = json!("viewer"))))]
 pub async fn get(State(api): State<ApiState>, _: Caller<Viewer>, Id(id): Id) -> Answer<Credential> {
     let cred = api
@@ -260,7 +260,7 @@ pub async fn get(State(api): State<ApiState>, _: Caller<Viewer>, Id(id): Id) -> 
 #[utoipa::path(patch, path = "/credentials/{id}", tag = "credentials", operation_id = "update_credential",
     params(CredentialId),
     request_body = CredentialUpdate,
-    responses((status = 200, body = Credential), InvalidInput, NotFound, NameTaken, AuthErrors),
+    responses((status = 200, description = "The credential (after the change; never its value)", body = Credential), InvalidInput, NotFound, NameTaken, AuthErrors),
     extensions(("x-required-role" = json!("admin"))))]
 pub async fn update(
     State(api): State<ApiState>,
@@ -289,7 +289,7 @@ pub async fn update(
 /// Delete a credential permanently
 #[utoipa::path(delete, path = "/credentials/{id}", tag = "credentials", operation_id = "delete_credential",
     params(CredentialId),
-    responses((status = 200, body = Credential), NotFound, AuthErrors),
+    responses((status = 200, description = "The credential (after the change; never its value)", body = Credential), NotFound, AuthErrors),
     extensions(("x-required-role" = json!("admin"))))]
 pub async fn delete(
     State(api): State<ApiState>,
@@ -322,7 +322,7 @@ async fn set_active(api: ApiState, actor: String, id: String, active: bool) -> A
 /// Deactivate a credential
 #[utoipa::path(post, path = "/credentials/{id}/deactivate", tag = "credentials", operation_id = "deactivate_credential",
     params(CredentialId),
-    responses((status = 200, body = Credential), NotFound, AuthErrors),
+    responses((status = 200, description = "The credential (after the change; never its value)", body = Credential), NotFound, AuthErrors),
     extensions(("x-required-role" = json!("admin"))))]
 pub async fn deactivate(
     State(api): State<ApiState>,
@@ -335,7 +335,7 @@ pub async fn deactivate(
 /// Reactivate a credential (422 once expired)
 #[utoipa::path(post, path = "/credentials/{id}/activate", tag = "credentials", operation_id = "activate_credential",
     params(CredentialId),
-    responses((status = 200, body = Credential), NotFound, Expired, AuthErrors),
+    responses((status = 200, description = "The credential (after the change; never its value)", body = Credential), NotFound, Expired, AuthErrors),
     extensions(("x-required-role" = json!("admin"))))]
 pub async fn activate(
     State(api): State<ApiState>,
@@ -348,7 +348,7 @@ pub async fn activate(
 /// The credential's change log
 #[utoipa::path(get, path = "/credentials/{id}/history", tag = "credentials", operation_id = "credential_history",
     params(CredentialId),
-    responses((status = 200, body = super::audit::History), NotFound, AuthErrors),
+    responses((status = 200, description = "Its change log, oldest first", body = super::audit::History), NotFound, AuthErrors),
     extensions(("x-required-role" = json!("viewer"))))]
 pub async fn history(
     State(api): State<ApiState>,
@@ -365,7 +365,7 @@ pub async fn history(
 #[utoipa::path(put, path = "/credentials/{id}/value", tag = "credentials", operation_id = "replace_credential_value",
     params(CredentialId),
     request_body = CredentialValue,
-    responses((status = 200, body = Credential), InvalidInput, NotFound, AuthErrors),
+    responses((status = 200, description = "The credential (after the change; never its value)", body = Credential), InvalidInput, NotFound, AuthErrors),
     extensions(("x-required-role" = json!("admin"))))]
 pub async fn replace_value(
     State(api): State<ApiState>,

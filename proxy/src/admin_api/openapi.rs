@@ -26,7 +26,9 @@ use super::{audit, credentials, secrets, tokens, ApiState, PREFIX};
         title = "embedgate admin API",
         description = "Embed secrets, credentials, the change log and admin tokens. Bearer tokens with the roles owner > admin > viewer (`x-required-role` of each operation). Values are returned once (embed secrets, tokens) or never (credentials). Lists come a page at a time (`limit`, `cursor` → `next_cursor`). Times are accepted as Unix seconds or RFC 3339 and answered as Unix seconds. Errors are `{\"error\": <code>, \"message\", \"field\"}` with `error` one of the `ErrorCode` values."
     ),
-    components(schemas(ErrorBody, ErrorCode)),
+    // Schemas only parameters refer to (utoipa registers those of
+    // bodies and answers by itself).
+    components(schemas(ErrorBody, ErrorCode, secrets::ListKind, super::input::TimeInput)),
     modifiers(&Finish),
     tags(
         (name = "secrets", description = "Embed secrets: sign embed URLs; the value is shown once"),

@@ -212,7 +212,7 @@ fn page_of(page: ListPage<EmbedSecret>, now: i64) -> (Vec<ListItem>, Option<Stri
 /// credentials, with `kind=all` both (embed secrets first).
 #[utoipa::path(get, path = "/secrets", tag = "secrets", operation_id = "list_secrets",
     params(PageQuery, KindQuery),
-    responses((status = 200, body = SecretList), InvalidInput, AuthErrors),
+    responses((status = 200, description = "A page of the list", body = SecretList), InvalidInput, AuthErrors),
     extensions(("x-required-role" = json!("viewer"))))]
 pub async fn list(
     State(api): State<ApiState>,
@@ -292,7 +292,7 @@ async fn list_both(
 /// Create an embed secret; the value is in this response only
 #[utoipa::path(post, path = "/secrets", tag = "secrets", operation_id = "create_secret",
     request_body = NewSecret,
-    responses((status = 201, body = CreatedSecret), InvalidInput, NameTaken, AuthErrors),
+    responses((status = 201, description = "Created; the value is shown this once", body = CreatedSecret), InvalidInput, NameTaken, AuthErrors),
     extensions(("x-required-role" = json!("admin"))))]
 pub async fn create(
     State(api): State<ApiState>,
@@ -321,7 +321,7 @@ pub async fn create(
 /// One embed secret (by id, client id or name)
 #[utoipa::path(get, path = "/secrets/{id}", tag = "secrets", operation_id = "get_secret",
     params(SecretId),
-    responses((status = 200, body = Secret), NotFound, AuthErrors),
+    responses((status = 200, description = "The embed secret (after the change)", body = Secret), NotFound, AuthErrors),
     extensions(("x-required-role" = json!("viewer"))))]
 pub async fn get(State(api): State<ApiState>, _: Caller<Viewer>, Id(id): Id) -> Answer<Secret> {
     let s = api
@@ -334,7 +334,7 @@ pub async fn get(State(api): State<ApiState>, _: Caller<Viewer>, Id(id): Id) -> 
 #[utoipa::path(patch, path = "/secrets/{id}", tag = "secrets", operation_id = "update_secret",
     params(SecretId),
     request_body = SecretUpdate,
-    responses((status = 200, body = Secret), InvalidInput, NotFound, NameTaken, AuthErrors),
+    responses((status = 200, description = "The embed secret (after the change)", body = Secret), InvalidInput, NotFound, NameTaken, AuthErrors),
     extensions(("x-required-role" = json!("admin"))))]
 pub async fn update(
     State(api): State<ApiState>,
@@ -362,7 +362,7 @@ pub async fn update(
 /// Delete permanently: URLs and sessions signed with it get 403
 #[utoipa::path(delete, path = "/secrets/{id}", tag = "secrets", operation_id = "delete_secret",
     params(SecretId),
-    responses((status = 200, body = Secret), NotFound, AuthErrors),
+    responses((status = 200, description = "The embed secret (after the change)", body = Secret), NotFound, AuthErrors),
     extensions(("x-required-role" = json!("admin"))))]
 pub async fn delete(
     State(api): State<ApiState>,
@@ -395,7 +395,7 @@ async fn set_active(api: ApiState, actor: String, id: String, active: bool) -> A
 /// Deactivate (URLs and sessions signed with it get 403)
 #[utoipa::path(post, path = "/secrets/{id}/deactivate", tag = "secrets", operation_id = "deactivate_secret",
     params(SecretId),
-    responses((status = 200, body = Secret), NotFound, AuthErrors),
+    responses((status = 200, description = "The embed secret (after the change)", body = Secret), NotFound, AuthErrors),
     extensions(("x-required-role" = json!("admin"))))]
 pub async fn deactivate(
     State(api): State<ApiState>,
@@ -408,7 +408,7 @@ pub async fn deactivate(
 /// Reactivate (422 once expired)
 #[utoipa::path(post, path = "/secrets/{id}/activate", tag = "secrets", operation_id = "activate_secret",
     params(SecretId),
-    responses((status = 200, body = Secret), NotFound, Expired, AuthErrors),
+    responses((status = 200, description = "The embed secret (after the change)", body = Secret), NotFound, Expired, AuthErrors),
     extensions(("x-required-role" = json!("admin"))))]
 pub async fn activate(
     State(api): State<ApiState>,
@@ -421,7 +421,7 @@ pub async fn activate(
 /// The secret's change log (also after deletion)
 #[utoipa::path(get, path = "/secrets/{id}/history", tag = "secrets", operation_id = "secret_history",
     params(SecretId),
-    responses((status = 200, body = super::audit::History), NotFound, AuthErrors),
+    responses((status = 200, description = "Its change log, oldest first", body = super::audit::History), NotFound, AuthErrors),
     extensions(("x-required-role" = json!("viewer"))))]
 pub async fn history(
     State(api): State<ApiState>,
@@ -437,7 +437,7 @@ pub async fn history(
 /// Verified uses over the last 24 hours, per 10 minutes, from this proxy's counters
 #[utoipa::path(get, path = "/secrets/{id}/usage", tag = "secrets", operation_id = "secret_usage",
     params(SecretId),
-    responses((status = 200, body = Usage), NotFound, AuthErrors),
+    responses((status = 200, description = "Verified uses per 10 minutes", body = Usage), NotFound, AuthErrors),
     extensions(("x-required-role" = json!("viewer"))))]
 pub async fn usage(State(api): State<ApiState>, _: Caller<Viewer>, Id(id): Id) -> Answer<Usage> {
     let s = api

@@ -84,7 +84,7 @@ pub struct TokenId {
 /// A page at a time, by name; `search` matches the name.
 #[utoipa::path(get, path = "/tokens", tag = "tokens", operation_id = "list_tokens",
     params(PageQuery),
-    responses((status = 200, body = TokenList), InvalidInput, AuthErrors),
+    responses((status = 200, description = "A page of admin tokens", body = TokenList), InvalidInput, AuthErrors),
     extensions(("x-required-role" = json!("owner"))))]
 pub async fn list(
     State(api): State<ApiState>,
@@ -104,7 +104,7 @@ pub async fn list(
 /// Create an admin token; shown in this response only
 #[utoipa::path(post, path = "/tokens", tag = "tokens", operation_id = "create_token",
     request_body = NewToken,
-    responses((status = 201, body = CreatedToken), InvalidInput, NameTaken, AuthErrors),
+    responses((status = 201, description = "Created; the token is shown this once", body = CreatedToken), InvalidInput, NameTaken, AuthErrors),
     extensions(("x-required-role" = json!("owner"))))]
 pub async fn create(
     State(api): State<ApiState>,
@@ -130,7 +130,7 @@ pub async fn create(
 /// Revoke an admin token (not the last owner token)
 #[utoipa::path(delete, path = "/tokens/{id}", tag = "tokens", operation_id = "revoke_token",
     params(TokenId),
-    responses((status = 200, body = Token), InvalidInput, NotFound, AuthErrors),
+    responses((status = 200, description = "The revoked token", body = Token), InvalidInput, NotFound, AuthErrors),
     extensions(("x-required-role" = json!("owner"))))]
 pub async fn revoke(
     State(api): State<ApiState>,

@@ -100,9 +100,16 @@ fn read() -> Option<ProcessStats> {
     Some(s)
 }
 
-fn gauge(enc: &mut DescriptorEncoder<'_>, name: &str, help: &str, v: f64) -> fmt::Result {
+fn gauge<N>(enc: &mut DescriptorEncoder<'_>, name: &str, help: &str, v: N) -> fmt::Result
+where
+    ConstGauge<N>: EncodeMetric,
+{
     let g = ConstGauge::new(v);
     g.encode(enc.encode_descriptor(name, help, None, g.metric_type())?)
+}
+
+fn count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 impl Collector for ProcessCollector {
@@ -121,13 +128,13 @@ impl Collector for ProcessCollector {
             &mut enc,
             "process_resident_memory_bytes",
             "Resident memory size in bytes.",
-            s.resident_bytes as f64,
+            count(s.resident_bytes),
         )?;
         gauge(
             &mut enc,
             "process_virtual_memory_bytes",
             "Virtual memory size in bytes.",
-            s.virtual_bytes as f64,
+            count(s.virtual_bytes),
         )?;
         gauge(
             &mut enc,
@@ -139,14 +146,14 @@ impl Collector for ProcessCollector {
             &mut enc,
             "process_threads",
             "Number of OS threads in the process.",
-            s.threads as f64,
+            count(s.threads),
         )?;
         if let Some(n) = s.open_fds {
             gauge(
                 &mut enc,
                 "process_open_fds",
                 "Number of open file descriptors.",
-                n as f64,
+                count(n),
             )?;
         }
         if let Some(n) = s.max_fds {
@@ -154,7 +161,7 @@ impl Collector for ProcessCollector {
                 &mut enc,
                 "process_max_fds",
                 "Maximum number of open file descriptors.",
-                n as f64,
+                count(n),
             )?;
         }
         Ok(())
