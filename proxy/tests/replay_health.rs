@@ -10,13 +10,11 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use http::StatusCode;
 use support::*;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
+use tokio::net::TcpListener;
 
 /// The `[replay] timeout` of these proxies: long, so that failing fast
 /// (no wait at all) and waiting for it cannot be confused on a loaded
@@ -28,60 +26,6 @@ fn redis_addr() -> String {
         .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
     let rest = url.split("://").nth(1).unwrap_or(&url);
     rest.split(['/', '?']).next().unwrap().to_owned()
-}
-
-/// A TCP relay to Redis on a fixed local port; `cut` closes it and every
-/// connection through it (a Redis that went away: new connections are
-/// refused), `restore` listens again.
-struct Relay {
-    addr: SocketAddr,
-    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
-}
-
-impl Relay {
-    async fn start() -> Relay {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let relay = Relay {
-            addr: listener.local_addr().unwrap(),
-            tasks: Arc::default(),
-        };
-        relay.serve(listener);
-        relay
-    }
-
-    fn serve(&self, listener: TcpListener) {
-        let tasks = Arc::clone(&self.tasks);
-        let accept = tokio::spawn(async move {
-            loop {
-                let Ok((mut client, _)) = listener.accept().await else {
-                    return;
-                };
-                let conn = tokio::spawn(async move {
-                    if let Ok(mut redis) = TcpStream::connect(redis_addr()).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut redis).await;
-                    }
-                });
-                tasks.lock().unwrap().push(conn);
-            }
-        });
-        self.tasks.lock().unwrap().push(accept);
-    }
-
-    fn cut(&self) {
-        for t in self.tasks.lock().unwrap().drain(..) {
-            t.abort();
-        }
-    }
-
-    async fn restore(&self) {
-        // The port was ours a moment ago; the listener is gone.
-        let listener = support::within(Duration::from_secs(5), || async {
-            TcpListener::bind(self.addr).await.is_ok()
-        })
-        .await;
-        assert!(listener.is_some(), "cannot listen on {} again", self.addr);
-        self.serve(TcpListener::bind(self.addr).await.unwrap());
-    }
 }
 
 fn replay_config(redis: SocketAddr, policy: &str) -> String {
@@ -111,7 +55,7 @@ async fn timed(public: SocketAddr, kid: &str, secret: &str) -> (Got, Duration) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_going_away_is_visible_refused_fast_and_recovers() {
-    let relay = Relay::start().await;
+    let relay = Relay::start(redis_addr()).await;
     let backend = Backend::start().await;
     let store = TestStore::new();
     let (kid, secret) = store.create_secret("main", &[]);
