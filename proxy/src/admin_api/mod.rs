@@ -5,7 +5,7 @@
 //! JSON in and out; `Authorization: Bearer <admin token>`; roles `viewer`
 //! (read metadata and the change log), `admin` (also change secrets and
 //! credentials), `owner` (also admin tokens), stated by each handler's
-//! [`auth::Caller`]. One file per resource (`secrets.rs`,
+//! `auth::Caller`. One file per resource (`secrets.rs`,
 //! `credentials.rs`, `tokens.rs`, `audit.rs`); `auth.rs` checks the token
 //! and role; `input.rs` reads bodies, queries, ids and times;
 //! `paging.rs` pages lists; `error.rs` maps errors to statuses and stable
