@@ -704,3 +704,320 @@ async fn console_and_playground_are_served_with_a_strict_csp() {
     );
     proxy.stop().await;
 }
+
+/// Walks a list by `cursor` until `next_cursor` is null; the names.
+async fn walk(api: &Api, route: &str, token: Option<&str>, limit: u32) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut cursor: Option<String> = None;
+    let sep = if route.contains('?') { '&' } else { '?' };
+    for _ in 0..100 {
+        let mut q = format!("{route}{sep}limit={limit}");
+        if let Some(c) = &cursor {
+            q.push_str(&format!("&cursor={c}"));
+        }
+        let g = api.call(Method::GET, &q, "", token, None).await;
+        assert_eq!(g.status, StatusCode::OK, "{q}: {:?}", g.json());
+        let page = g.json();
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= limit as usize, "{q}");
+        names.extend(items.iter().map(|i| i["name"].as_str().unwrap().to_owned()));
+        match page["next_cursor"].as_str() {
+            Some(c) => {
+                assert!(!items.is_empty(), "{q}: an empty page with a next one");
+                cursor = Some(c.to_owned());
+            }
+            None => {
+                assert!(page["next_cursor"].is_null(), "{q}");
+                return names;
+            }
+        }
+    }
+    panic!("{route} never ended");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_page_times_read_both_ways_405_names_allow_and_owner_changes() {
+    let backend = Backend::start().await;
+    let store = TestStore::new();
+    let owner = token(&store, "olivia", Role::Owner);
+    let admin = token(&store, "adam", Role::Admin);
+    let viewer = token(&store, "vera", Role::Viewer);
+    for i in 0..5 {
+        store.create_secret(&format!("secret-{i}"), &[]);
+    }
+    for i in 0..3 {
+        store.put_credential(&format!("cred-{i}"), "value-0123456789");
+    }
+    let proxy = Proxy::start(&config_toml(&store, &backend, "")).await;
+    let api = Api {
+        addr: proxy.admin,
+        called: Mutex::default(),
+    };
+    let (o, a, v) = (
+        Some(owner.as_str()),
+        Some(admin.as_str()),
+        Some(viewer.as_str()),
+    );
+
+    // ---- every list pages, in name order, each item once
+    let secrets: Vec<String> = (0..5).map(|i| format!("secret-{i}")).collect();
+    let creds: Vec<String> = (0..3).map(|i| format!("cred-{i}")).collect();
+    assert_eq!(walk(&api, "/secrets", v, 2).await, secrets);
+    assert_eq!(walk(&api, "/secrets", v, 5).await, secrets);
+    assert_eq!(walk(&api, "/secrets?kind=credential", v, 2).await, creds);
+    assert_eq!(walk(&api, "/credentials", v, 2).await, creds);
+    assert_eq!(
+        walk(&api, "/tokens", o, 1).await,
+        ["adam", "olivia", "vera"]
+    );
+    let both: Vec<String> = secrets.iter().chain(&creds).cloned().collect();
+    for limit in [1, 3, 5, 8, 100] {
+        assert_eq!(
+            walk(&api, "/secrets?kind=all", v, limit).await,
+            both,
+            "limit {limit}"
+        );
+    }
+    assert_eq!(
+        walk(&api, "/secrets?search=SECRET-3", v, 1).await,
+        ["secret-3"]
+    );
+    // A page skips nothing when a row before the cursor goes away.
+    let g = api.call(Method::GET, "/secrets?limit=2", "", v, None).await;
+    let cursor = g.json()["next_cursor"].as_str().unwrap().to_owned();
+    let g = api
+        .call(Method::DELETE, "/secrets/{id}", "secret-0", a, None)
+        .await;
+    assert_eq!(g.status, StatusCode::OK);
+    let g = api
+        .call(
+            Method::GET,
+            &format!("/secrets?limit=10&cursor={cursor}"),
+            "",
+            v,
+            None,
+        )
+        .await;
+    let rest: Vec<String> = g.json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(rest, ["secret-2", "secret-3", "secret-4"]);
+    // Bad paging input names the parameter.
+    for (q, field) in [
+        ("/secrets?limit=0", "limit"),
+        ("/secrets?limit=1001", "limit"),
+        ("/credentials?limit=x", "limit"),
+        ("/tokens?limit=-1", "limit"),
+        ("/secrets?cursor=not-a-cursor", "cursor"),
+        ("/secrets?kind=all&cursor=zz", "cursor"),
+        ("/credentials?cursor=%21%21", "cursor"),
+    ] {
+        let token = if q.starts_with("/tokens") { o } else { v };
+        let g = api.call(Method::GET, q, "", token, None).await;
+        assert_error(&g, StatusCode::BAD_REQUEST, "invalid_input");
+        assert_eq!(g.json()["field"], field, "{q}");
+    }
+    // The default page is 100 items.
+    let bulk = store.store.clone();
+    tokio::task::spawn_blocking(move || {
+        for i in 0..120 {
+            bulk.create_embed_secret(
+                &embedgate_store::NewEmbedSecret {
+                    name: format!("bulk-{i:03}"),
+                    ..Default::default()
+                },
+                "test",
+                now() as i64,
+            )
+            .unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    let g = api.call(Method::GET, "/secrets", "", v, None).await;
+    assert_eq!(g.json()["items"].as_array().unwrap().len(), 100);
+    assert!(g.json()["next_cursor"].is_string());
+    assert_eq!(walk(&api, "/secrets", v, 1000).await.len(), 124);
+
+    // ---- times: RFC 3339 or Unix seconds wherever a time is accepted
+    let t = now() as i64;
+    let g = api
+        .call(
+            Method::GET,
+            "/audit?since=2026-12-01T00:00:00Z",
+            "",
+            v,
+            None,
+        )
+        .await;
+    assert_eq!(g.status, StatusCode::OK, "{:?}", g.json());
+    let rfc = |secs: i64| embedgate_store::format_rfc3339(secs);
+    let all = api
+        .call(Method::GET, "/audit?limit=1000", "", v, None)
+        .await
+        .json()["entries"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(all > 100);
+    for since in [
+        format!("{}", t - 3600),
+        rfc(t - 3600),
+        rfc(t - 3600).replace('Z', "%2B00:00"),
+    ] {
+        let g = api
+            .call(
+                Method::GET,
+                &format!("/audit?limit=1000&since={since}"),
+                "",
+                v,
+                None,
+            )
+            .await;
+        assert_eq!(g.status, StatusCode::OK, "{since}");
+        assert_eq!(
+            g.json()["entries"].as_array().unwrap().len(),
+            all,
+            "{since}"
+        );
+    }
+    for until in [format!("{}", t - 3600), rfc(t - 3600)] {
+        let g = api
+            .call(Method::GET, &format!("/audit?until={until}"), "", v, None)
+            .await;
+        assert_eq!(g.json()["entries"].as_array().unwrap().len(), 0, "{until}");
+    }
+    let g = api
+        .call(Method::GET, "/audit?since=next-week", "", v, None)
+        .await;
+    assert_error(&g, StatusCode::BAD_REQUEST, "invalid_input");
+    assert_eq!(g.json()["field"], "since");
+    let expiry = t + 86_400;
+    for (body, path) in [
+        (
+            json!({"name": "timed-a", "expires_at": rfc(expiry)}),
+            "/secrets",
+        ),
+        (
+            json!({"name": "timed-b", "expires_at": expiry.to_string()}),
+            "/secrets",
+        ),
+        (
+            json!({"name": "timed-c", "value": "v-0123456789", "expires_at": rfc(expiry)}),
+            "/credentials",
+        ),
+    ] {
+        let g = api.call(Method::POST, path, "", a, Some(body)).await;
+        assert_eq!(g.status, StatusCode::CREATED, "{:?}", g.json());
+        let made = g.json();
+        let made = if path == "/secrets" {
+            &made["secret"]
+        } else {
+            &made
+        };
+        assert_eq!(made["expires_at"], expiry);
+    }
+    let g = api
+        .call(
+            Method::PATCH,
+            "/credentials/{id}",
+            "timed-c",
+            a,
+            Some(json!({"expires_at": rfc(expiry + 60)})),
+        )
+        .await;
+    assert_eq!(g.json()["expires_at"], expiry + 60);
+    let g = api
+        .call(
+            Method::PUT,
+            "/credentials/{id}/value",
+            "timed-c",
+            a,
+            Some(json!({"value": "v-9876543210", "expires_at": rfc(expiry + 120)})),
+        )
+        .await;
+    assert_eq!(g.json()["expires_at"], expiry + 120);
+
+    // ---- 405 names the methods the route has
+    for (method, path, allowed) in [
+        (Method::PUT, "/api/v1/secrets", vec!["GET", "POST"]),
+        (
+            Method::POST,
+            "/api/v1/secrets/x",
+            vec!["GET", "PATCH", "DELETE"],
+        ),
+        (Method::GET, "/api/v1/credentials/x/value", vec!["PUT"]),
+        (Method::DELETE, "/api/v1/audit", vec!["GET"]),
+    ] {
+        let req = Request::builder()
+            .method(method.clone())
+            .uri(path)
+            .header("host", "admin.test")
+            .header("authorization", format!("Bearer {owner}"))
+            .body(full(""))
+            .unwrap();
+        let g = read(send(proxy.admin, req).await).await;
+        assert_error(&g, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+        let allow = g.headers["allow"].to_str().unwrap().to_owned();
+        let allow: Vec<&str> = allow.split(',').map(str::trim).collect();
+        for m in &allowed {
+            assert!(allow.contains(m), "{method} {path}: Allow {allow:?}");
+        }
+        assert!(!allow.contains(&method.as_str()), "{method} {path}");
+    }
+
+    // ---- the owner of a secret and of a credential can change, logged
+    for (route, id) in [
+        ("/secrets/{id}", "secret-1"),
+        ("/credentials/{id}", "cred-1"),
+    ] {
+        let g = api
+            .call(
+                Method::PATCH,
+                route,
+                id,
+                v,
+                Some(json!({"owner": "team-data"})),
+            )
+            .await;
+        assert_error(&g, StatusCode::FORBIDDEN, "forbidden");
+        let g = api
+            .call(
+                Method::PATCH,
+                route,
+                id,
+                a,
+                Some(json!({"owner": "team-data"})),
+            )
+            .await;
+        assert_eq!(g.status, StatusCode::OK, "{:?}", g.json());
+        assert_eq!(g.json()["owner"], "team-data");
+        let g = api
+            .call(Method::PATCH, route, id, a, Some(json!({"owner": ""})))
+            .await;
+        assert_error(&g, StatusCode::BAD_REQUEST, "invalid_input");
+        assert_eq!(g.json()["field"], "owner");
+        let g = api
+            .call(Method::GET, &format!("{route}/history"), id, v, None)
+            .await;
+        let last = g.json()["entries"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()
+            .clone();
+        assert_eq!(last["action"], "set_owner");
+        assert_eq!(last["actor"], "adam");
+        assert_eq!(last["changes"][0]["field"], "owner");
+        assert_eq!(last["changes"][0]["new"], "team-data");
+    }
+    let g = api
+        .call(Method::GET, "/audit?action=set_owner", "", v, None)
+        .await;
+    assert_eq!(g.json()["entries"].as_array().unwrap().len(), 2);
+
+    proxy.stop().await;
+}

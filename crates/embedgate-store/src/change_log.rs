@@ -25,6 +25,14 @@ pub enum SubjectKind {
 }
 
 impl SubjectKind {
+    /// Every kind, in the order of the enum.
+    pub const ALL: &'static [SubjectKind] = &[
+        SubjectKind::EmbedSecret,
+        SubjectKind::Credential,
+        SubjectKind::MasterKey,
+        SubjectKind::AdminToken,
+    ];
+
     /// Stable text form, as stored and serialised.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -36,14 +44,7 @@ impl SubjectKind {
     }
 
     pub(crate) fn parse(s: &str) -> Option<SubjectKind> {
-        [
-            SubjectKind::EmbedSecret,
-            SubjectKind::Credential,
-            SubjectKind::MasterKey,
-            SubjectKind::AdminToken,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
+        SubjectKind::ALL.iter().copied().find(|k| k.as_str() == s)
     }
 
     /// Human wording for messages (`"embed secret"`).
@@ -78,6 +79,8 @@ pub enum ChangeAction {
     SetTokenType,
     /// A credential's issuer changed.
     SetIssuer,
+    /// The owner changed.
+    SetOwner,
     /// Several metadata fields changed at once.
     Update,
     /// Deactivated.
@@ -94,7 +97,7 @@ pub enum ChangeAction {
     RotateMasterKey,
 }
 
-const ACTIONS: [ChangeAction; 15] = [
+const ACTIONS: [ChangeAction; 16] = [
     ChangeAction::Create,
     ChangeAction::Rename,
     ChangeAction::Describe,
@@ -103,6 +106,7 @@ const ACTIONS: [ChangeAction; 15] = [
     ChangeAction::SetExpiry,
     ChangeAction::SetTokenType,
     ChangeAction::SetIssuer,
+    ChangeAction::SetOwner,
     ChangeAction::Update,
     ChangeAction::Deactivate,
     ChangeAction::Activate,
@@ -113,6 +117,9 @@ const ACTIONS: [ChangeAction; 15] = [
 ];
 
 impl ChangeAction {
+    /// Every action, in the order of the enum.
+    pub const ALL: &'static [ChangeAction] = &ACTIONS;
+
     /// Stable text form, as stored and serialised.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -124,6 +131,7 @@ impl ChangeAction {
             ChangeAction::SetExpiry => "set_expiry",
             ChangeAction::SetTokenType => "set_token_type",
             ChangeAction::SetIssuer => "set_issuer",
+            ChangeAction::SetOwner => "set_owner",
             ChangeAction::Update => "update",
             ChangeAction::Deactivate => "deactivate",
             ChangeAction::Activate => "activate",

@@ -159,10 +159,12 @@ pub(crate) struct MetaUpdate {
     pub issuer: Option<String>,
     pub scopes: Option<Vec<String>>,
     pub expires_at: Option<Option<i64>>,
+    pub owner: Option<String>,
 }
 
 impl MetaUpdate {
-    /// Checks the name, description, environment, then the scopes.
+    /// Checks the name, description, environment, the scopes, then the
+    /// owner.
     pub(crate) fn embed(u: &EmbedSecretUpdate) -> Result<MetaUpdate, StoreError> {
         Ok(MetaUpdate {
             name: u.name.as_deref().map(fields::name).transpose()?,
@@ -178,11 +180,12 @@ impl MetaUpdate {
                 .transpose()?,
             scopes: u.scopes.as_deref().map(fields::scopes).transpose()?,
             expires_at: u.expires_at,
+            owner: u.owner.as_deref().map(fields::owner).transpose()?,
             ..MetaUpdate::default()
         })
     }
 
-    /// Checks the name, description, issuer, then the scopes.
+    /// Checks the name, description, issuer, the scopes, then the owner.
     pub(crate) fn credential(u: &CredentialUpdate) -> Result<MetaUpdate, StoreError> {
         Ok(MetaUpdate {
             name: u.name.as_deref().map(fields::name).transpose()?,
@@ -195,6 +198,7 @@ impl MetaUpdate {
             issuer: u.issuer.as_deref().map(fields::issuer).transpose()?,
             scopes: u.scopes.as_deref().map(fields::scopes).transpose()?,
             expires_at: u.expires_at,
+            owner: u.owner.as_deref().map(fields::owner).transpose()?,
             ..MetaUpdate::default()
         })
     }

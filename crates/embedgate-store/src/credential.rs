@@ -149,6 +149,9 @@ pub struct CredentialUpdate {
     pub scopes: Option<Vec<String>>,
     /// New expiry (`Some(None)` removes it).
     pub expires_at: Option<Option<i64>>,
+    /// New owner: who answers for the credential (at first the admin who
+    /// stored it).
+    pub owner: Option<String>,
 }
 
 /// Create-or-replace by name, as `embedgate credentials put` does.

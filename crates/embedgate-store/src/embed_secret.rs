@@ -80,6 +80,9 @@ pub struct EmbedSecretUpdate {
     pub scopes: Option<Vec<String>>,
     /// New expiry (`Some(None)` removes it).
     pub expires_at: Option<Option<i64>>,
+    /// New owner: who answers for the secret (a person or a team; at
+    /// first the admin who created it).
+    pub owner: Option<String>,
 }
 
 /// The result of creating an embed secret: the only time the value is

@@ -66,6 +66,11 @@ pub(crate) fn issuer(s: &str) -> Result<String, StoreError> {
     text("issuer", s, MAX_LABEL_CHARS, true, false)
 }
 
+/// Who answers for a secret: required, like an actor.
+pub(crate) fn owner(s: &str) -> Result<String, StoreError> {
+    text("owner", s, MAX_LABEL_CHARS, false, false)
+}
+
 /// Who made a change: required, so the change log always says.
 pub(crate) fn actor(s: &str) -> Result<String, StoreError> {
     text("actor", s, MAX_LABEL_CHARS, false, false)

@@ -137,7 +137,7 @@ pub(crate) fn update(
     let scopes = scopes_json(&new.scopes)?;
     w.sql.execute(
         "UPDATE secrets SET name = ?2, description = ?3, environment = ?4, token_type = ?5, \
-         issuer = ?6, scopes = ?7, expires_at = ?8, updated_at = ?9 WHERE id = ?1",
+         issuer = ?6, scopes = ?7, expires_at = ?8, updated_at = ?9, owner = ?10 WHERE id = ?1",
         params![
             &new.id,
             &new.name,
@@ -148,6 +148,7 @@ pub(crate) fn update(
             scopes.as_str(),
             new.expires_at,
             new.updated_at,
+            &new.owner,
         ],
     )?;
     w.record(change(&new, actor, action, now, changes))?;

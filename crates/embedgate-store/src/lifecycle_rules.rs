@@ -307,6 +307,7 @@ pub(crate) fn diff_metadata(
         u.description,
         &mut new.description,
     );
+    text("owner", ChangeAction::SetOwner, u.owner, &mut new.owner);
     if kind == SubjectKind::EmbedSecret {
         text(
             "environment",

@@ -764,6 +764,105 @@ fn the_cache_load_carries_the_last_reactivation(t: TestStore) {
     assert_eq!(reactivated(&s, &other.secret.id), None);
 }
 
+fn the_owner_can_change_and_the_change_is_logged(t: TestStore) {
+    let s = t.open();
+    let c = s
+        .create_embed_secret(&named("board"), "alice", NOW)
+        .expect("create");
+    let id = Lookup::id(&c.secret.id);
+    let m = s
+        .update_embed_secret(
+            &id,
+            &EmbedSecretUpdate {
+                owner: Some("  team-data ".into()),
+                ..Default::default()
+            },
+            "bob",
+            NOW + 1,
+        )
+        .expect("set owner");
+    assert_eq!(m.owner, "team-data", "trimmed");
+    assert_eq!(s.get_embed_secret(&id).expect("get").owner, "team-data");
+    // The same owner again changes nothing and logs nothing.
+    s.update_embed_secret(
+        &id,
+        &EmbedSecretUpdate {
+            owner: Some("team-data".into()),
+            ..Default::default()
+        },
+        "bob",
+        NOW + 2,
+    )
+    .expect("no-op");
+    let history = s.embed_secret_history(&id).expect("history");
+    let last = history.last().expect("entries");
+    assert_eq!(history.len(), 2);
+    assert_eq!(last.action, ChangeAction::SetOwner);
+    assert_eq!(last.actor, "bob");
+    assert_eq!(last.changes.len(), 1);
+    assert_eq!(last.changes[0].field, "owner");
+    assert_eq!(last.changes[0].old.as_deref(), Some("alice"));
+    assert_eq!(last.changes[0].new.as_deref(), Some("team-data"));
+    // An empty owner is refused, naming the field; nothing is written.
+    let e = s
+        .update_embed_secret(
+            &id,
+            &EmbedSecretUpdate {
+                owner: Some(" ".into()),
+                ..Default::default()
+            },
+            "bob",
+            NOW + 3,
+        )
+        .expect_err("empty owner");
+    assert_eq!(e.code(), "invalid_input");
+    assert!(e.to_string().contains("owner"), "{e}");
+
+    s.create_credential(
+        &NewCredential {
+            name: "grafana".into(),
+            ..Default::default()
+        },
+        "value-0123456789",
+        "alice",
+        NOW,
+    )
+    .expect("credential");
+    let cred = s
+        .update_credential(
+            &Lookup::any("grafana"),
+            &CredentialUpdate {
+                owner: Some("ops".into()),
+                issuer: Some("grafana.local".into()),
+                ..Default::default()
+            },
+            "carol",
+            NOW + 4,
+        )
+        .expect("credential owner");
+    assert_eq!(cred.owner, "ops");
+    let last = s
+        .credential_history(&Lookup::any("grafana"))
+        .expect("history")
+        .pop()
+        .expect("entry");
+    assert_eq!(last.action, ChangeAction::Update, "two fields at once");
+    assert!(last
+        .changes
+        .iter()
+        .any(|c| c.field == "owner" && c.new.as_deref() == Some("ops")));
+    let page = s
+        .audit(
+            &AuditFilter {
+                action: Some(ChangeAction::SetOwner),
+                ..Default::default()
+            },
+            Page::default(),
+        )
+        .expect("audit");
+    assert_eq!(page.entries.len(), 1);
+}
+
 backend_tests!(
     create_shows_the_value_once_and_metadata_only_a_fingerprint,
     rename_and_describe_keep_the_value,
@@ -780,4 +879,5 @@ backend_tests!(
     credentials_are_read_only_by_the_proxy_and_respect_state,
     the_audit_log_pages,
     the_cache_load_carries_the_last_reactivation,
+    the_owner_can_change_and_the_change_is_logged,
 );

@@ -173,6 +173,7 @@ pub fn run(args: SecretsArgs) -> anyhow::Result<ExitCode> {
         SecretsCommand::Describe(d) => {
             let update = EmbedSecretUpdate {
                 name: None,
+                owner: None,
                 description: d.description,
                 environment: d.environment,
                 scopes: if d.clear_scopes {

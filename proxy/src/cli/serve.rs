@@ -41,7 +41,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let runtime = runtime()?;
     runtime.block_on(async {
-        let server = serve::Server::bind(config.clone()).await?;
+        // The admin listener serves the admin API, console and playground
+        // next to the probes; `serve` itself knows none of them.
+        let server = serve::Server::bind(config.clone())
+            .await?
+            .with_admin_api(embedgate::admin_api::router);
         if let Some(store) = server.admin_store().cloned() {
             let admin = config.admin.clone();
             tokio::task::spawn_blocking(move || first_owner_token(&store, &admin))
@@ -52,6 +56,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         println!("embedgate serve: listening on {}", server.public_addr());
         if let Some(a) = server.admin_addr() {
             println!("embedgate serve: admin on {a}");
+        }
+        if let Some(a) = server.metrics_addr() {
+            println!("embedgate serve: metrics on {a}");
         }
         server.run(serve::shutdown::signal()).await
     })?;

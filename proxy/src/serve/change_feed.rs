@@ -18,7 +18,8 @@
 //! revision with the cache's and catches up if they differ, so a change
 //! whose notification was lost applies within one interval. While
 //! PostgreSQL is unreachable the proxy keeps verifying from its cache;
-//! [`SyncHealth`] says so to `/readyz` and `/metrics`, and the feed retries
+//! [`SyncHealth`](super::store_health::SyncHealth) says so to `/readyz` and
+//! `/metrics` (`metrics.rs` reads it at scrape time), and the feed retries
 //! with backoff.
 
 use std::sync::Arc;
@@ -31,7 +32,6 @@ use tokio_postgres::AsyncMessage;
 
 use super::secret_cache::{CatchUp, SecretCache};
 use super::secret_source::SecretSource;
-use super::store_health::SyncHealth;
 
 /// What the feed reads of a notification (`from`, `ids` and `kids` serve
 /// listeners that reload by notification alone; this one reads the
@@ -210,29 +210,4 @@ async fn apply(
         return Ok(()); // already applied
     }
     catch_up(cache, store).await
-}
-
-/// The fleet-mode lines of `/metrics` (empty outside fleet mode).
-pub fn render_metrics(h: &SyncHealth) -> String {
-    if !h.tracked() {
-        return String::new();
-    }
-    format!(
-        "# HELP embedgate_store_connected Whether the change feed from PostgreSQL is connected (1) or the proxy serves from a possibly stale cache (0).\n\
-         # TYPE embedgate_store_connected gauge\n\
-         embedgate_store_connected {}\n\
-         # HELP embedgate_store_staleness_seconds Seconds since the secret cache was last known to match the store (0 while connected).\n\
-         # TYPE embedgate_store_staleness_seconds gauge\n\
-         embedgate_store_staleness_seconds {:.3}\n\
-         # HELP embedgate_store_resyncs_total Full reloads of the secret cache from the store.\n\
-         # TYPE embedgate_store_resyncs_total counter\n\
-         embedgate_store_resyncs_total {}\n\
-         # HELP embedgate_store_notifications_total Change notifications received from the store.\n\
-         # TYPE embedgate_store_notifications_total counter\n\
-         embedgate_store_notifications_total {}\n",
-        u8::from(h.degraded().is_none()),
-        h.staleness_secs(),
-        h.resyncs(),
-        h.notifications(),
-    )
 }

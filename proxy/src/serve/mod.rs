@@ -6,13 +6,17 @@
 //! upstream (`upstream.rs`, headers cleaned in `headers.rs`). Any other
 //! request needs a session cookie covering its path. Everything around it:
 //! configuration (`config/`), TLS (`tls.rs`), client connection limits
-//! (`connection_deadline.rs`, the accept loop here), the admin listener
-//! (`admin.rs`, `metrics.rs`), `last_used_at` (`usage.rs`), graceful
-//! shutdown (`shutdown.rs`), the start-time checks of `serve --check`
-//! (`preflight.rs`).
+//! (`connection_deadline.rs`, the accept loop here), the admin and metrics
+//! listeners (`admin.rs`; metrics in `metrics.rs`, `process_metrics.rs`),
+//! `last_used_at` (`usage.rs`), graceful shutdown (`shutdown.rs`), the
+//! start-time checks of `serve --check` (`preflight.rs`).
 //!
 //! Start it in-process with [`Server::bind`] (or [`Server::bind_with_source`]
 //! for another secret source) and [`Server::run`], or in one call with [`run`].
+//! This module never depends on the admin API: the admin listener serves
+//! the probes plus whatever `axum::Router` the caller adds with
+//! [`Server::with_admin_api`], built from an [`AdminContext`] (the CLI's
+//! `serve` command passes `crate::admin_api::router`).
 
 mod admin;
 mod change_feed;
@@ -22,6 +26,7 @@ mod expiry_purge;
 mod headers;
 mod metrics;
 pub mod preflight;
+mod process_metrics;
 mod refusal;
 mod replay;
 mod replay_cache;
@@ -59,6 +64,7 @@ use tokio_rustls::TlsAcceptor;
 pub use config::Config;
 use config::LimitsConfig;
 use connection_deadline::{Deadline, GuardedBody};
+pub use metrics::AdminMetrics;
 use secret_cache::{CredentialSpec, SecretCache};
 pub use secret_source::{SecretRecord, SecretSource};
 use service::{Route, State};
@@ -69,10 +75,13 @@ pub struct Server {
     source: Arc<dyn SecretSource>,
     public: TcpListener,
     admin: Option<TcpListener>,
+    metrics: Option<TcpListener>,
     tls: Option<TlsAcceptor>,
     config: Config,
     /// The store itself, for the admin API (`None` with another source).
     admin_store: Option<embedgate_store::Store>,
+    /// Served on the admin listener next to the probes.
+    admin_routes: Option<axum::Router>,
 }
 
 impl std::fmt::Debug for Server {
@@ -82,6 +91,10 @@ impl std::fmt::Debug for Server {
             .field(
                 "admin",
                 &self.admin.as_ref().and_then(|a| a.local_addr().ok()),
+            )
+            .field(
+                "metrics",
+                &self.metrics.as_ref().and_then(|a| a.local_addr().ok()),
             )
             .finish_non_exhaustive()
     }
@@ -123,9 +136,33 @@ impl ReloadHandle {
             .context("catch-up task")?
             .map(|_| ())
     }
+
+    /// This proxy's counts of verified uses of embed secret `client_id`
+    /// (`None` before its first use).
+    pub fn verification_counts(
+        &self,
+        client_id: &str,
+    ) -> Option<Arc<verification_counts::VerificationCounts>> {
+        self.cache.verification_counts(client_id)
+    }
 }
 
-/// Binds, loads and serves until `shutdown` resolves, then drains.
+/// What an admin API needs of a proxy: its store, its cache (to apply a
+/// change before answering, and to read usage counts) and a handle to
+/// count its requests in `/metrics`. See [`Server::with_admin_api`].
+#[derive(Clone, Debug)]
+pub struct AdminContext {
+    /// The store the proxy serves from.
+    pub store: embedgate_store::Store,
+    /// The proxy's secret cache.
+    pub cache: ReloadHandle,
+    /// Counts admin API requests (`embedgate_admin_requests_total`).
+    pub metrics: AdminMetrics,
+}
+
+/// Binds, loads and serves until `shutdown` resolves, then drains. The
+/// admin listener serves only the probes: for the admin API use
+/// [`Server::with_admin_api`].
 pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
     Server::bind(config).await?.run(shutdown).await
 }
@@ -137,6 +174,21 @@ impl Server {
         let mut server = Server::bind_with_source(config, Arc::new(store.clone())).await?;
         server.admin_store = Some(store);
         Ok(server)
+    }
+
+    /// Adds the router `build` makes to the admin listener, next to the
+    /// probes (`/healthz`, `/readyz`, `/metrics`). Called only when there
+    /// is an admin listener and a store (a server made by
+    /// [`Server::bind`]); otherwise nothing is added.
+    pub fn with_admin_api(mut self, build: impl FnOnce(AdminContext) -> axum::Router) -> Server {
+        if let (Some(store), Some(_)) = (self.admin_store.clone(), &self.admin) {
+            self.admin_routes = Some(build(AdminContext {
+                store,
+                cache: self.reload_handle(),
+                metrics: self.state.metrics.admin(),
+            }));
+        }
+        self
     }
 
     /// The store behind the admin API (`/api/v1` on the admin listener),
@@ -206,6 +258,12 @@ impl Server {
             })?),
             None => None,
         };
+        let metrics_listener = match config.metrics_addr {
+            Some(a) => Some(TcpListener::bind(a).await.with_context(|| {
+                format!("{}: cannot listen on {a}", config.key("listen.metrics"))
+            })?),
+            None => None,
+        };
         let insecure = config.session.insecure_dev_cookies;
         if insecure {
             tracing::warn!("session.insecure_dev_cookies is on: session cookies lack Secure and __Host-; development only");
@@ -227,12 +285,20 @@ impl Server {
             })
             .collect();
         let names: Vec<String> = config.routes.iter().map(|r| r.name.clone()).collect();
+        let replay =
+            replay::Replay::from_config(&config.replay, config.verify.replay_cache_entries).await?;
+        let metrics = metrics::Metrics::new(
+            &names,
+            metrics::Sources {
+                cache: Arc::clone(&cache),
+                replay: replay.observer(),
+            },
+        );
         let state = Arc::new(State {
             cookie_prefix: session_cookie::cookie_name(&config.session.cookie_name, "", insecure),
             routes,
             cache,
-            replay: replay::Replay::from_config(&config.replay, config.verify.replay_cache_entries)
-                .await?,
+            replay,
             policy: VerifyPolicy {
                 skew: config.verify.skew,
                 max_url_ttl: config.verify.max_url_ttl,
@@ -247,7 +313,7 @@ impl Server {
                     .map(|r| r.upstream.clone())
                     .collect::<Vec<_>>(),
             ),
-            metrics: metrics::Metrics::new(&names),
+            metrics,
             https: tls.is_some(),
             insecure_dev_cookies: insecure,
         });
@@ -256,9 +322,11 @@ impl Server {
             source,
             public,
             admin,
+            metrics: metrics_listener,
             tls,
             config,
             admin_store: None,
+            admin_routes: None,
         })
     }
 
@@ -270,6 +338,11 @@ impl Server {
     /// The bound admin address, if the admin listener is on.
     pub fn admin_addr(&self) -> Option<SocketAddr> {
         self.admin.as_ref().and_then(|a| a.local_addr().ok())
+    }
+
+    /// The bound metrics address, if `listen.metrics` is on.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|a| a.local_addr().ok())
     }
 
     /// A handle to reload the secret cache at once.
@@ -284,13 +357,6 @@ impl Server {
     /// in-flight requests finish (up to `shutdown.drain_timeout`), records
     /// the last uses and returns.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
-        let api = self.admin_store.clone().map(|store| {
-            Arc::new(crate::admin_api::AdminApi::new(
-                store,
-                self.reload_handle(),
-                Arc::clone(&self.state.cache),
-            ))
-        });
         // Fleet mode: a PostgreSQL store is followed by LISTEN
         // (`change_feed.rs`) instead of polling.
         let fleet_store = self
@@ -303,9 +369,11 @@ impl Server {
             source,
             public,
             admin,
+            metrics,
             tls,
             config,
             admin_store: _,
+            admin_routes,
         } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
 
@@ -340,8 +408,15 @@ impl Server {
         if let Some(admin) = admin {
             tokio::spawn(admin::serve(
                 admin,
-                Arc::clone(&state),
-                api,
+                admin::admin_router(Arc::clone(&state), admin_routes),
+                config.limits.clone(),
+                stop_rx.clone(),
+            ));
+        }
+        if let Some(metrics) = metrics {
+            tokio::spawn(admin::serve(
+                metrics,
+                admin::metrics_router(Arc::clone(&state)),
                 config.limits.clone(),
                 stop_rx.clone(),
             ));

@@ -85,7 +85,7 @@ impl Refusal {
     pub const REPLAY_UNAVAILABLE: Refusal = Refusal {
         status: StatusCode::SERVICE_UNAVAILABLE,
         code: "replay_unavailable",
-        outcome: Outcome::Busy,
+        outcome: Outcome::ReplayUnavailable,
     };
 
     /// 502 or 504.

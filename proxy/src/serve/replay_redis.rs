@@ -4,37 +4,94 @@
 //! anyway). The first proxy to set the key wins; every other one sees the
 //! URL as replayed.
 //!
-//! Every command has a short timeout. Redis being down is reported as
-//! [`Claim::Unavailable`]; the caller applies `[replay] on_unavailable`.
-//! The connection (a `ConnectionManager`, which reconnects by itself) is
-//! made lazily, in the background, so a proxy starts and serves sessions
-//! even while Redis is away.
+//! Redis being away is reported as [`Claim::Unavailable`]; the caller
+//! applies `[replay] on_unavailable`. Whether Redis answers is tracked in
+//! [`RedisHealth`] (for `/readyz` and `embedgate_replay_backend_up`): the
+//! first failed command (an error, or no answer within `[replay] timeout`)
+//! marks it down, and from then on a claim does not touch the network at
+//! all (it fails at once instead of waiting for a dead server) while one
+//! background task reconnects with backoff and marks it up again once a
+//! `PING` answers. So a proxy starts and serves sessions while Redis is
+//! away, and an outage costs each signed URL microseconds, not the
+//! timeout.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::MultiplexedConnection;
+use redis::AsyncConnectionConfig;
 
 use super::replay_cache::Claim;
 
+/// Whether Redis answers, and if not, why.
+#[derive(Debug, Default)]
+pub struct RedisHealth {
+    up: AtomicBool,
+    reason: Mutex<Option<String>>,
+}
+
+impl RedisHealth {
+    /// Whether the last command (or connection attempt) succeeded.
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Acquire)
+    }
+
+    /// Why Redis is down (`None` while up). Never a key or a nonce.
+    pub fn reason(&self) -> Option<String> {
+        if self.is_up() {
+            return None;
+        }
+        Some(
+            self.reason
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone()
+                .unwrap_or_else(|| "not connected yet".to_owned()),
+        )
+    }
+
+    fn set_up(&self) {
+        self.up.store(true, Ordering::Release);
+    }
+
+    /// Marks Redis down for `reason`; true if it was up until now.
+    fn set_down(&self, reason: String) -> bool {
+        *self.reason.lock().unwrap_or_else(PoisonError::into_inner) = Some(reason);
+        self.up.swap(false, Ordering::AcqRel)
+    }
+}
+
+/// What a claim and the reconnecting task share.
+struct Shared {
+    client: redis::Client,
+    connection: RwLock<Option<MultiplexedConnection>>,
+    health: Arc<RedisHealth>,
+    /// A reconnecting task runs.
+    reconnecting: AtomicBool,
+    timeout: Duration,
+}
+
 /// Nonces claimed in Redis.
 pub struct RedisReplay {
-    client: redis::Client,
-    manager: Arc<RwLock<Option<ConnectionManager>>>,
-    connecting: Arc<AtomicBool>,
+    shared: Arc<Shared>,
     prefix: String,
-    timeout: Duration,
 }
 
 impl std::fmt::Debug for RedisReplay {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisReplay")
             .field("prefix", &self.prefix)
-            .field("timeout", &self.timeout)
+            .field("timeout", &self.shared.timeout)
+            .field("up", &self.shared.health.is_up())
             .finish_non_exhaustive()
     }
 }
+
+/// The first reconnection attempt after a failure waits this long; each
+/// further one twice as long, up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 impl RedisReplay {
     /// A replay cache at `url` (not connected yet: see [`Self::connect`]).
@@ -42,43 +99,50 @@ impl RedisReplay {
         let client = redis::Client::open(url)
             .map_err(|e| anyhow::anyhow!("config key `replay.url`: {e}"))?;
         Ok(RedisReplay {
-            client,
-            manager: Arc::new(RwLock::new(None)),
-            connecting: Arc::new(AtomicBool::new(false)),
+            shared: Arc::new(Shared {
+                client,
+                connection: RwLock::new(None),
+                health: Arc::new(RedisHealth::default()),
+                reconnecting: AtomicBool::new(false),
+                timeout,
+            }),
             prefix: prefix.to_owned(),
-            timeout,
         })
     }
 
-    /// Tries to connect now (at start); failure is logged, not fatal.
+    /// Connects now (at start). On failure Redis is marked down and a
+    /// background task keeps trying; not fatal.
     pub async fn connect(&self) -> bool {
-        try_connect(self.client.clone(), Arc::clone(&self.manager), self.timeout).await
+        if self.shared.try_connect().await {
+            return true;
+        }
+        reconnect_in_background(&self.shared);
+        false
     }
 
-    fn manager(&self) -> Option<ConnectionManager> {
-        let m = self
-            .manager
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        if m.is_none() && !self.connecting.swap(true, Ordering::AcqRel) {
-            let client = self.client.clone();
-            let slot = Arc::clone(&self.manager);
-            let connecting = Arc::clone(&self.connecting);
-            let timeout = self.timeout;
-            tokio::spawn(async move {
-                try_connect(client, slot, timeout).await;
-                // Do not hammer a dead server from the request path.
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                connecting.store(false, Ordering::Release);
-            });
-        }
-        m
+    /// Whether Redis answers, for `/readyz` and `/metrics`.
+    pub fn health(&self) -> Arc<RedisHealth> {
+        Arc::clone(&self.shared.health)
     }
 
     /// Claims `(kid, nonce)` until `until` (Unix seconds) at `now`.
     pub async fn claim(&self, kid: &str, nonce: &str, until: u64, now: u64) -> Claim {
-        let Some(mut conn) = self.manager() else {
+        // Down: fail at once; the reconnecting task finds out when Redis
+        // is back.
+        let connection = self
+            .shared
+            .health
+            .is_up()
+            .then(|| {
+                self.shared
+                    .connection
+                    .read()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone()
+            })
+            .flatten();
+        let Some(mut conn) = connection else {
+            reconnect_in_background(&self.shared);
             return Claim::Unavailable;
         };
         let ttl = until.saturating_sub(now).max(1);
@@ -90,48 +154,107 @@ impl RedisReplay {
         let mut cmd = redis::cmd("SET");
         cmd.arg(&key).arg(1).arg("NX").arg("EX").arg(ttl);
         let set = cmd.query_async::<Option<String>>(&mut conn);
-        match tokio::time::timeout(self.timeout, set).await {
-            Ok(Ok(Some(_))) => Claim::Fresh,
-            Ok(Ok(None)) => Claim::Replayed,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "replay check in Redis failed");
-                Claim::Unavailable
-            }
-            Err(_) => {
-                tracing::warn!("replay check in Redis timed out");
-                Claim::Unavailable
-            }
-        }
+        let failure = match tokio::time::timeout(self.shared.timeout, set).await {
+            Ok(Ok(Some(_))) => return Claim::Fresh,
+            Ok(Ok(None)) => return Claim::Replayed,
+            Ok(Err(e)) => format!("command failed: {}", error_kind(&e)),
+            Err(_) => format!(
+                "no answer within {} ms ([replay] timeout)",
+                self.shared.timeout.as_millis()
+            ),
+        };
+        self.shared.lost(failure);
+        Claim::Unavailable
     }
 }
 
-async fn try_connect(
-    client: redis::Client,
-    slot: Arc<RwLock<Option<ConnectionManager>>>,
-    timeout: Duration,
-) -> bool {
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(timeout.max(Duration::from_millis(500)))
-        .set_response_timeout(timeout)
-        .set_number_of_retries(1)
-        .set_max_delay(500);
-    match tokio::time::timeout(
-        Duration::from_secs(2),
-        ConnectionManager::new_with_config(client, config),
-    )
-    .await
-    {
-        Ok(Ok(m)) => {
-            *slot.write().unwrap_or_else(PoisonError::into_inner) = Some(m);
-            true
+impl Shared {
+    /// Connects and checks with `PING`; marks the health either way.
+    async fn try_connect(&self) -> bool {
+        // A refused connection fails at once; an unreachable host within
+        // the connection timeout.
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(self.timeout.max(Duration::from_millis(500)))
+            .set_response_timeout(self.timeout);
+        let attempt = async {
+            let mut conn = self
+                .client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await
+                .map_err(|e| format!("cannot connect: {}", error_kind(&e)))?;
+            redis::cmd("PING")
+                .query_async::<String>(&mut conn)
+                .await
+                .map_err(|e| format!("PING failed: {}", error_kind(&e)))?;
+            Ok::<_, String>(conn)
+        };
+        match tokio::time::timeout(Duration::from_secs(3), attempt).await {
+            Ok(Ok(conn)) => {
+                *self
+                    .connection
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(conn);
+                self.health.set_up();
+                true
+            }
+            Ok(Err(reason)) => {
+                self.health.set_down(reason);
+                false
+            }
+            Err(_) => {
+                self.health
+                    .set_down("connecting timed out after 3 s".to_owned());
+                false
+            }
         }
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "cannot connect to Redis for the replay cache");
-            false
+    }
+
+    /// A command failed: drop the connection, mark Redis down, reconnect.
+    fn lost(self: &Arc<Self>, reason: String) {
+        *self
+            .connection
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+        if self.health.set_down(reason.clone()) {
+            tracing::error!(%reason, "Redis (replay cache) stopped answering; reconnecting");
         }
-        Err(_) => {
-            tracing::warn!("connecting to Redis for the replay cache timed out");
-            false
+        reconnect_in_background(self);
+    }
+}
+
+/// Starts the reconnecting task unless one runs.
+fn reconnect_in_background(shared: &Arc<Shared>) {
+    if shared.reconnecting.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let shared = Arc::clone(shared);
+    tokio::spawn(async move {
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            tokio::time::sleep(backoff).await;
+            // The last handle gone (the proxy stopped): stop too.
+            if Arc::strong_count(&shared) == 1 {
+                break;
+            }
+            if shared.try_connect().await {
+                tracing::info!("Redis (replay cache) answers again");
+                break;
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
         }
+        shared.reconnecting.store(false, Ordering::Release);
+    });
+}
+
+/// What went wrong, in words that never contain a key or a nonce.
+fn error_kind(e: &redis::RedisError) -> String {
+    if e.is_connection_refusal() {
+        "connection refused".to_owned()
+    } else if e.is_timeout() {
+        "timed out".to_owned()
+    } else if e.is_connection_dropped() || e.is_io_error() {
+        "connection lost".to_owned()
+    } else {
+        format!("{:?}", e.kind())
     }
 }

@@ -334,7 +334,10 @@ pub struct Proxy {
 impl Proxy {
     pub async fn start(toml: &str) -> Proxy {
         let config = Config::from_toml(toml, &Default::default()).unwrap();
-        let server = Server::bind(config).await.unwrap();
+        let server = Server::bind(config)
+            .await
+            .unwrap()
+            .with_admin_api(embedgate::admin_api::router);
         let public = server.public_addr();
         let admin = server.admin_addr().unwrap();
         let reload = server.reload_handle();
@@ -509,4 +512,65 @@ where
 
 pub fn executor() -> TokioExecutor {
     TokioExecutor::new()
+}
+
+// ---------------------------------------------------------------- faults
+
+/// A TCP relay on a local port to `target` (a real Redis or PostgreSQL):
+/// `cut` closes it and every connection through it (a server that went
+/// away: new connections are refused), `restore` listens again on the
+/// same port.
+pub struct Relay {
+    pub addr: SocketAddr,
+    target: String,
+    tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Relay {
+    pub async fn start(target: String) -> Relay {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let relay = Relay {
+            addr: listener.local_addr().unwrap(),
+            target,
+            tasks: Arc::default(),
+        };
+        relay.serve(listener);
+        relay
+    }
+
+    fn serve(&self, listener: TcpListener) {
+        let tasks = Arc::clone(&self.tasks);
+        let target = self.target.clone();
+        let accept = tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    return;
+                };
+                let target = target.clone();
+                let conn = tokio::spawn(async move {
+                    if let Ok(mut server) = TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                tasks.lock().unwrap().push(conn);
+            }
+        });
+        self.tasks.lock().unwrap().push(accept);
+    }
+
+    pub fn cut(&self) {
+        for t in self.tasks.lock().unwrap().drain(..) {
+            t.abort();
+        }
+    }
+
+    pub async fn restore(&self) {
+        // The port was ours a moment ago; the listener is gone.
+        let listener = within(Duration::from_secs(5), || async {
+            TcpListener::bind(self.addr).await.is_ok()
+        })
+        .await;
+        assert!(listener.is_some(), "cannot listen on {} again", self.addr);
+        self.serve(TcpListener::bind(self.addr).await.unwrap());
+    }
 }

@@ -165,11 +165,7 @@ pub fn tamper(url: &str) -> String {
     }
 }
 
-/// `a=b&c=d` pairs (no percent-decoding beyond `+`; the values accepted are
-/// plain identifiers anyway).
+/// The decoded `a=b&c=d` pairs of a query.
 fn form_pairs(q: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    q.split('&').filter(|p| !p.is_empty()).map(|p| {
-        let (k, v) = p.split_once('=').unwrap_or((p, ""));
-        (k.to_owned(), v.replace('+', " "))
-    })
+    form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned()))
 }

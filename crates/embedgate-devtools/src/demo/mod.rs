@@ -136,7 +136,9 @@ session_paths = ["{ASSETS_PREFIX}", "{API_PREFIX}"]
         );
         let config = Config::from_toml(&toml, &Default::default())
             .context("the demo proxy configuration")?;
-        let server = Server::bind(config).await?;
+        let server = Server::bind(config)
+            .await?
+            .with_admin_api(embedgate::admin_api::router);
         let proxy = server.public_addr();
         let admin = server.admin_addr();
         let reload = server.reload_handle();

@@ -49,8 +49,22 @@ type Pool = r2d2::Pool<PostgresConnectionManager<MakeRustlsConnect>>;
 
 /// The PostgreSQL backend behind [`crate::Store`].
 pub(crate) struct PostgresBackend {
-    pool: Pool,
+    /// `None` only while being dropped.
+    pool: Option<Pool>,
     schema: String,
+}
+
+impl Drop for PostgresBackend {
+    /// Closing a pooled `postgres::Client` runs a small runtime of its own,
+    /// which panics inside an async runtime ("Cannot start a runtime from
+    /// within a runtime"), where the last handle of a store is often
+    /// dropped (the proxy's shutdown): the pool is closed on a thread of
+    /// its own.
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.take() {
+            let _ = std::thread::spawn(move || drop(pool)).join();
+        }
+    }
 }
 
 impl std::fmt::Debug for PostgresBackend {
@@ -161,7 +175,10 @@ impl PostgresBackend {
             .test_on_check_out(false)
             .error_handler(Box::new(r2d2::NopErrorHandler))
             .build_unchecked(PostgresConnectionManager::new(config, tls));
-        Ok(PostgresBackend { pool, schema })
+        Ok(PostgresBackend {
+            pool: Some(pool),
+            schema,
+        })
     }
 
     /// On one connection: finds the schema, checks, migrates.
@@ -189,8 +206,11 @@ impl PostgresBackend {
         &self,
         attempt: &mut dyn FnMut(&mut Client) -> Result<(), Attempt>,
     ) -> Result<(), StoreError> {
+        let Some(pool) = &self.pool else {
+            return Err(StoreError::Unavailable("the store is closing".into()));
+        };
         for round in 0..2 {
-            let mut client = self.pool.get().map_err(|e| {
+            let mut client = pool.get().map_err(|e| {
                 StoreError::Unavailable(format!("cannot connect to PostgreSQL: {e}"))
             })?;
             match attempt(&mut client) {
