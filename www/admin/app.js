@@ -279,18 +279,33 @@ async function submitEdit(ev) {
 
 // ---------------------------------------------------------------- secrets
 
+// Lists come a page at a time (the API's default page, `next_cursor` for
+// the next): a fresh load replaces the table, "Load more" appends.
+function pagePath(path, query, cursor) {
+  const params = new URLSearchParams();
+  if (query) params.set('search', query);
+  if (cursor) params.set('cursor', cursor);
+  const qs = params.toString();
+  return qs ? `${path}?${qs}` : path;
+}
+
 let searchTimer;
-async function loadSecrets() {
+let secretsCursor = null;
+async function loadSecrets(more = false) {
   const err = $('#secrets-error');
   err.hidden = true;
   const q = $('#search').value.trim();
   let items;
+  let next;
   try {
-    ({ items } = await api('GET', `/secrets${q ? `?search=${enc(q)}` : ''}`));
+    ({ items, next_cursor: next } = await api('GET', pagePath('/secrets', q, more ? secretsCursor : null)));
   } catch (e) { showError(err, e); return; }
+  secretsCursor = next ?? null;
+  $('#secrets-more').hidden = secretsCursor === null;
   const body = $('#secrets-table tbody');
-  body.replaceChildren(...items.map(secretRow));
-  $('#secrets-empty').hidden = items.length > 0;
+  if (more) body.append(...items.map(secretRow));
+  else body.replaceChildren(...items.map(secretRow));
+  $('#secrets-empty').hidden = body.children.length > 0;
   $('#secrets-empty').textContent = q ? `No embed secret matches “${q}”.` : 'No embed secrets yet.';
   for (const s of items) {
     api('GET', `/secrets/${enc(s.id)}/usage`).then((u) => {
@@ -378,16 +393,22 @@ function closeAdd() {
 
 // ---------------------------------------------------------------- credentials
 
-async function loadCredentials() {
+let credentialsCursor = null;
+async function loadCredentials(more = false) {
   const err = $('#credentials-error');
   err.hidden = true;
   const q = $('#cred-search').value.trim();
   let items;
+  let next;
   try {
-    ({ items } = await api('GET', `/credentials${q ? `?search=${enc(q)}` : ''}`));
+    ({ items, next_cursor: next } = await api('GET', pagePath('/credentials', q, more ? credentialsCursor : null)));
   } catch (e) { showError(err, e); return; }
-  $('#credentials-table tbody').replaceChildren(...items.map(credentialRow));
-  $('#credentials-empty').hidden = items.length > 0;
+  credentialsCursor = next ?? null;
+  $('#credentials-more').hidden = credentialsCursor === null;
+  const body = $('#credentials-table tbody');
+  if (more) body.append(...items.map(credentialRow));
+  else body.replaceChildren(...items.map(credentialRow));
+  $('#credentials-empty').hidden = body.children.length > 0;
 }
 
 function credentialRow(c) {
@@ -468,9 +489,15 @@ async function submitCredential(ev) {
 async function loadTokens() {
   const err = $('#tokens-error');
   err.hidden = true;
-  let items;
+  // Admin tokens are few: every page, followed to the end.
+  const items = [];
   try {
-    ({ items } = await api('GET', '/tokens'));
+    let cursor = null;
+    do {
+      const page = await api('GET', pagePath('/tokens', '', cursor));
+      items.push(...page.items);
+      cursor = page.next_cursor ?? null;
+    } while (cursor !== null);
   } catch (e) { showError(err, e); return; }
   $('#tokens-table tbody').replaceChildren(...items.map(tokenRow));
 }
@@ -581,6 +608,8 @@ $('#token-done').addEventListener('click', () => {
 $('#dlg-token').addEventListener('close', () => { $('#new-token-value').textContent = ''; });
 $('#audit-kind').addEventListener('change', () => loadAudit(true));
 $('#audit-more').addEventListener('click', () => loadAudit(false));
+$('#secrets-more').addEventListener('click', () => loadSecrets(true));
+$('#credentials-more').addEventListener('click', () => loadCredentials(true));
 
 if (session.token) {
   signIn(session.token).catch(() => { session.token = null; });

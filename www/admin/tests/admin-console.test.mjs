@@ -644,3 +644,28 @@ for (const width of WIDTHS) {
     await admin.context.close();
   });
 }
+
+test('long lists come a page at a time: "Load more" appends the next page', async () => {
+  // Named to sort after every other test's secrets: the first page of an
+  // unfiltered list keeps showing theirs.
+  const names = Array.from({ length: 120 }, (_, k) => `zz-page-${String(k).padStart(3, '0')}`);
+  for (const name of names) {
+    assert.equal((await apiCall('POST', '/secrets', ownerToken, { name })).status, 201, name);
+  }
+  const { context, page, errors } = await openConsole(1280);
+  await signIn(page, ownerToken);
+  await page.fill('#search', 'zz-page');
+  const rows = () => page.locator('#secrets-table tbody tr').count();
+  await page.waitForFunction(() => [...document.querySelectorAll('#secrets-table tbody tr')]
+    .every((tr) => tr.dataset.name.startsWith('zz-page')) && document.querySelectorAll('#secrets-table tbody tr').length === 100);
+  assert.equal(await page.isVisible('#secrets-more'), true, 'a second page is offered');
+  await page.click('#secrets-more');
+  await page.waitForFunction(() => document.querySelectorAll('#secrets-table tbody tr').length === 120);
+  assert.equal(await rows(), 120);
+  assert.equal(await page.isVisible('#secrets-more'), false, 'no third page');
+  const shown = await page.$$eval('#secrets-table tbody tr', (trs) => trs.map((tr) => tr.dataset.name));
+  assert.deepEqual(shown, names, 'every secret once, in name order');
+  await shoot(page, 'secrets-paged');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
