@@ -52,6 +52,8 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
     /// `[upstream]` client settings shared by all routes.
     pub upstream: UpstreamConfig,
+    /// `[headers]`: client request headers removed besides the built-in list.
+    pub headers: HeadersConfig,
     /// `[shutdown] drain_timeout`: how long in-flight requests may take after SIGTERM.
     pub drain_timeout: Duration,
     /// `[[routes]]`, at least one.
@@ -140,12 +142,29 @@ pub struct UpstreamConfig {
     pub pool_max_idle_per_host: usize,
 }
 
+/// `[headers]`.
+#[derive(Clone, Debug, Default)]
+pub struct HeadersConfig {
+    /// `strip`: more client request headers to remove before forwarding,
+    /// besides the identity, forwarding and hop-by-hop headers always
+    /// removed (default none). Compared as the built-in ones are: case
+    /// ignored, `_` read as `-`.
+    pub strip: Vec<HeaderName>,
+    /// `allow_underscores`: whether client header names holding `_` are
+    /// forwarded (default `false`: such headers are dropped, as nginx does,
+    /// since CGI and WSGI servers read `X_Embed_User` as `X-Embed-User`).
+    /// Protected names are removed whichever way they are spelled.
+    pub allow_underscores: bool,
+}
+
 /// What a verified signed URL gets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OnSuccess {
-    /// Forward the request upstream (minus the `eg_` parameters).
+    /// Forward the request upstream (minus the `eg_` parameters): for
+    /// API-style embeds that cannot follow a redirect.
     Forward,
-    /// Answer 303 to the clean URL, so the signature leaves the address bar.
+    /// Answer 303 to the clean URL, so the signature leaves the address
+    /// bar (the default).
     Redirect,
 }
 
@@ -194,7 +213,9 @@ const SECRETISH: &[&str] = &[
 
 const TOP: &[&str] = &[
     "listen", "store", "verify", "session", "tls", "upstream", "shutdown", "routes", "replay",
+    "headers",
 ];
+const HEADERS: &[&str] = &["strip", "allow_underscores"];
 const REPLAY: &[&str] = &["backend", "url", "on_unavailable", "key_prefix", "timeout"];
 const LISTEN: &[&str] = &["public", "admin"];
 const STORE: &[&str] = &[
@@ -301,6 +322,7 @@ fn check_keys(table: &toml::Table) -> anyhow::Result<()> {
         ("upstream", UPSTREAM),
         ("shutdown", SHUTDOWN),
         ("replay", REPLAY),
+        ("headers", HEADERS),
     ] {
         match table.get(section) {
             None => {}
@@ -668,6 +690,18 @@ impl<'a> Reader<'a> {
         let drain_timeout =
             self.duration(&["shutdown", "drain_timeout"], Duration::from_secs(30))?;
 
+        let mut strip = Vec::new();
+        for (i, name) in self.list(&["headers", "strip"])?.iter().enumerate() {
+            let header = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
+                anyhow!("config key `headers.strip[{i}]`: {name:?} is not a header name")
+            })?;
+            strip.push(header);
+        }
+        let headers = HeadersConfig {
+            strip,
+            allow_underscores: self.boolean(&["headers", "allow_underscores"], false)?,
+        };
+
         let n = self.route_count();
         if n == 0 {
             bail!(
@@ -706,6 +740,7 @@ impl<'a> Reader<'a> {
             session,
             tls,
             upstream,
+            headers,
             drain_timeout,
             routes,
         })
@@ -790,8 +825,8 @@ impl<'a> Reader<'a> {
         }
 
         let on_success = match self.string(&p("on_success"))?.as_deref() {
-            None | Some("forward") => OnSuccess::Forward,
-            Some("redirect") => OnSuccess::Redirect,
+            Some("forward") => OnSuccess::Forward,
+            None | Some("redirect") => OnSuccess::Redirect,
             Some(other) => bail!(
                 "config key `{}`: expected \"forward\" or \"redirect\", got {other:?}",
                 at("on_success")
@@ -901,7 +936,8 @@ upstream = "http://127.0.0.1:3000"
         assert_eq!(c.verify.skew, 60);
         assert_eq!(c.routes[0].name, "d");
         assert_eq!(c.routes[0].user_header.as_str(), "x-embed-user");
-        assert_eq!(c.routes[0].on_success, OnSuccess::Forward);
+        assert_eq!(c.routes[0].on_success, OnSuccess::Redirect);
+        assert!(c.headers.strip.is_empty() && !c.headers.allow_underscores);
         let c = Config::from_toml(
             MIN,
             &env(&[
@@ -911,9 +947,16 @@ upstream = "http://127.0.0.1:3000"
                 ("EMBEDGATE_ROUTES_1_PREFIX", "/e/"),
                 ("EMBEDGATE_ROUTES_1_UPSTREAM", "http://10.0.0.2:9"),
                 ("EMBEDGATE_UPSTREAM_RESPONSE_TIMEOUT", "250ms"),
+                ("EMBEDGATE_ROUTES_0_ON_SUCCESS", "forward"),
+                ("EMBEDGATE_HEADERS_STRIP", "X-Debug, X_Internal"),
+                ("EMBEDGATE_HEADERS_ALLOW_UNDERSCORES", "true"),
             ]),
         )
         .expect("valid");
+        assert_eq!(c.routes[0].on_success, OnSuccess::Forward);
+        let strip: Vec<&str> = c.headers.strip.iter().map(HeaderName::as_str).collect();
+        assert_eq!(strip, ["x-debug", "x_internal"]);
+        assert!(c.headers.allow_underscores);
         assert_eq!(c.verify.skew, 5);
         assert_eq!(c.routes[0].upstream.to_string(), "http://10.0.0.1:9/");
         assert_eq!(c.routes[0].session_paths, ["/public/", "/api/"]);
@@ -934,6 +977,10 @@ upstream = "http://127.0.0.1:3000"
         let bad = MIN.replace("http://127.0.0.1:3000", "ftp://x");
         let msg = format!("{:#}", Config::from_toml(&bad, &env(&[])).expect_err("bad"));
         assert!(msg.contains("`routes[0].upstream`"), "{msg}");
+
+        let bad = format!("{MIN}\n[headers]\nstrip = [\"bad header\"]\n");
+        let msg = format!("{:#}", Config::from_toml(&bad, &env(&[])).expect_err("bad"));
+        assert!(msg.contains("`headers.strip[0]`"), "{msg}");
 
         let bad = format!("{MIN}\n[verify]\nskwe = 3\n");
         let msg = format!("{:#}", Config::from_toml(&bad, &env(&[])).expect_err("bad"));

@@ -4,7 +4,9 @@
 //! (`verify_request.rs`, keys from `secret_cache.rs`, nonces in
 //! `replay_cache.rs`), opens a session (`session_cookie.rs`) and goes
 //! upstream (`upstream.rs`, headers cleaned in `headers.rs`). Any other
-//! request needs a session cookie covering its path. Everything around it:
+//! request needs a session cookie covering its path. WebSockets
+//! (`websocket.rs`) and streaming responses end with their session
+//! (`revocation.rs`). Everything around it:
 //! configuration (`config.rs`), TLS (`tls.rs`), the admin listener
 //! (`admin.rs`, `metrics.rs`), `last_used_at` (`usage.rs`), graceful
 //! shutdown (`shutdown.rs`).
@@ -22,6 +24,7 @@ mod refusal;
 mod replay;
 mod replay_cache;
 mod replay_redis;
+mod revocation;
 pub mod secret_cache;
 pub mod secret_source;
 mod service;
@@ -196,7 +199,6 @@ impl Server {
                     &r.name,
                     insecure,
                 ),
-                attr_prefix_lower: r.attr_header_prefix.to_ascii_lowercase(),
                 scope: std::iter::once(r.prefix.clone())
                     .chain(r.session_paths.iter().cloned())
                     .collect(),
@@ -227,6 +229,7 @@ impl Server {
             metrics: metrics::Metrics::new(&names),
             https: tls.is_some(),
             insecure_dev_cookies: insecure,
+            hygiene: headers::Hygiene::new(&config.routes, &config.headers),
         });
         Ok(Server {
             state,

@@ -132,6 +132,10 @@ pub struct SecretCache {
     store_revision: AtomicU64,
     loaded: AtomicBool,
     sync: SyncHealth,
+    /// Counts the changes applied (reloads and notifications): open
+    /// WebSockets and streams wait on it to re-check their session
+    /// (`revocation.rs`).
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for SecretCache {
@@ -156,12 +160,18 @@ impl SecretCache {
             store_revision: AtomicU64::new(0),
             loaded: AtomicBool::new(false),
             sync: SyncHealth::default(),
+            changes: tokio::sync::watch::Sender::new(0),
         }
     }
 
     /// The secret with this client id, if known (active or not).
     pub fn get(&self, kid: &str) -> Option<Arc<CachedSecret>> {
         self.entries.get(kid).map(|e| Arc::clone(e.value()))
+    }
+
+    /// Notified after each change applied to the cache.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     /// The header value to inject for route `route`, if it has one.
@@ -231,6 +241,7 @@ impl SecretCache {
         self.loaded_revision.store(revision, Ordering::Release);
         self.store_revision.fetch_max(revision, Ordering::AcqRel);
         self.loaded.store(true, Ordering::Release);
+        self.changes.send_modify(|n| *n += 1);
         tracing::info!(revision, secrets = records.len(), "secret cache loaded");
         Ok(())
     }
@@ -269,6 +280,7 @@ impl SecretCache {
         }
         self.loaded_revision.fetch_max(revision, Ordering::AcqRel);
         self.store_revision.fetch_max(revision, Ordering::AcqRel);
+        self.changes.send_modify(|n| *n += 1);
     }
 
     /// How the cache follows a PostgreSQL store (fleet mode).
