@@ -453,6 +453,8 @@ insecure_dev_cookies = true
 name = "d"
 prefix = "/d/"
 upstream = "http://{backend}"
+# The signed-URL case measures a verified request forwarded upstream.
+on_success = "forward"
 "#
     );
     let config = dir.join("embedgate.toml");
@@ -460,8 +462,8 @@ upstream = "http://{backend}"
     let config_s = config.display().to_string();
     lab.spawn_pinned("embedgate", &bin, &["serve", "--config", &config_s])?;
     wait_listening(&mut lab, proxy)?;
-    // The baseline build serves the same store and route on its own port;
-    // sessions are stateless, so the same cookie works on both.
+    // The baseline build serves the same store and route on its own port,
+    // with a session of its own (below).
     let baseline = match &opts.baseline {
         Some(base_bin) => {
             let addr = lo(free_port()?);
@@ -499,27 +501,35 @@ upstream = "http://{backend}"
         crate::ensure(st.success(), || "presign failed".into())
     };
 
-    // One signed request opens the session the cookie cases use.
+    // One signed request on each proxy opens the session its cookie case
+    // uses (a baseline build may write cookies of an earlier format).
     let first = dir.join("first-url.txt");
-    presign(1, &first)?;
-    let url = std::fs::read_to_string(&first)?.trim().to_owned();
-    let resp = http_get(proxy, &url, "")?;
-    crate::ensure(resp.starts_with("HTTP/1.1 200"), || {
-        format!("the first signed request failed:\n{resp}")
-    })?;
-    let cookie = resp
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("set-cookie")
-                .then(|| v.trim().split(';').next().unwrap_or("").to_owned())
-        })
-        .context("no Set-Cookie on the signed response")?;
-    let resp = http_get(proxy, PATH, &format!("Cookie: {cookie}\r\n"))?;
-    crate::ensure(resp.starts_with("HTTP/1.1 200"), || {
-        format!("the cookie request failed:\n{resp}")
-    })?;
-    let cookie_header = vec![format!("Cookie: {cookie}")];
+    let open_session = |addr: SocketAddr| -> anyhow::Result<Vec<String>> {
+        presign(1, &first)?;
+        let url = std::fs::read_to_string(&first)?.trim().to_owned();
+        let resp = http_get(addr, &url, "")?;
+        crate::ensure(resp.starts_with("HTTP/1.1 200"), || {
+            format!("the first signed request failed:\n{resp}")
+        })?;
+        let cookie = resp
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("set-cookie")
+                    .then(|| v.trim().split(';').next().unwrap_or("").to_owned())
+            })
+            .context("no Set-Cookie on the signed response")?;
+        let resp = http_get(addr, PATH, &format!("Cookie: {cookie}\r\n"))?;
+        crate::ensure(resp.starts_with("HTTP/1.1 200"), || {
+            format!("the cookie request failed:\n{resp}")
+        })?;
+        Ok(vec![format!("Cookie: {cookie}")])
+    };
+    let cookie_header = open_session(proxy)?;
+    let base_cookie_header = match baseline {
+        Some(addr) => open_session(addr)?,
+        None => Vec::new(),
+    };
     let lua = dir.join("signed.lua");
     std::fs::write(&lua, SIGNED_LUA)?;
 
@@ -531,6 +541,9 @@ upstream = "http://{backend}"
     wrk(backend, 32, 2, &[], None)?;
     wrk(nginx, 32, 2, &[], None)?;
     wrk(proxy, 32, 2, &cookie_header, None)?;
+    if let Some(base) = baseline {
+        wrk(base, 32, 2, &base_cookie_header, None)?;
+    }
 
     let mut rows: Vec<Row> = Vec::new();
     let mut idle_note = IdleState::Default.describe();
@@ -568,13 +581,14 @@ upstream = "http://{backend}"
         // managed (or `floor_rps`, if higher), so none is used twice (a
         // replay would show as non-2xx). Returns the cookie case's rate.
         let proxy_cases = |addr: SocketAddr,
+                           cookie_header: &[String],
                            (cookie_case, signed_case): (&'static str, &'static str),
                            file: String,
                            floor_rps: f64,
                            rows: &mut Vec<Row>,
                            lab: &mut Lab|
          -> anyhow::Result<f64> {
-            let cookie_m = wrk(addr, conns, d, &cookie_header, None)?;
+            let cookie_m = wrk(addr, conns, d, cookie_header, None)?;
             run_case(cookie_case, cookie_m, rows);
             let count = (cookie_m.rps.max(floor_rps) * d as f64 * 1.6) as usize + 10_000;
             let urls = dir.join(file);
@@ -609,6 +623,7 @@ upstream = "http://{backend}"
             );
             let cookie_rps = proxy_cases(
                 proxy,
+                &cookie_header,
                 ("embedgate, session cookie", "embedgate, signed URL each"),
                 format!("signed-c{conns}-r{round}.txt"),
                 0.0,
@@ -618,6 +633,7 @@ upstream = "http://{backend}"
             if let Some(base) = baseline {
                 proxy_cases(
                     base,
+                    &base_cookie_header,
                     (
                         "baseline build, session cookie",
                         "baseline build, signed URL each",
