@@ -209,7 +209,7 @@ impl Server {
         let state = Arc::new(State {
             cookie_prefix: session_cookie::cookie_name(&config.session.cookie_name, "", insecure),
             routes,
-            cache,
+            cache: Arc::clone(&cache),
             replay: replay::Replay::from_config(&config.replay, config.verify.replay_cache_entries)
                 .await?,
             policy: VerifyPolicy {
@@ -230,6 +230,7 @@ impl Server {
             https: tls.is_some(),
             insecure_dev_cookies: insecure,
             hygiene: headers::Hygiene::new(&config.routes, &config.headers),
+            revocations: revocation::Revocations::new(&cache),
         });
         Ok(Server {
             state,

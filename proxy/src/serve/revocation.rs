@@ -60,19 +60,40 @@ pub struct SessionWatch {
     deadline: u64,
 }
 
-impl SessionWatch {
-    /// Watches the session `kid` opened at `issued`, expiring at `exp`.
-    pub fn new(cache: &Arc<SecretCache>, kid: String, issued: u64, exp: u64) -> Self {
-        SessionWatch {
-            changes: cache.subscribe(),
+/// Makes the watches of one cache.
+#[derive(Debug)]
+pub struct Revocations {
+    cache: Arc<SecretCache>,
+    /// Held for the server's life, so a connection's receiver is never the
+    /// last one (whose drop wakes the sender's waiters, on every response).
+    changes: watch::Receiver<u64>,
+}
+
+impl Revocations {
+    /// Watches sessions of the secrets in `cache`.
+    pub fn new(cache: &Arc<SecretCache>) -> Self {
+        Revocations {
             cache: Arc::clone(cache),
-            kid,
-            issued,
-            exp,
-            deadline: exp,
+            changes: cache.subscribe(),
         }
     }
 
+    /// Watches the session of `kid` opened at `issued`, expiring at `exp`.
+    pub fn watch(&self, kid: String, issued: u64, exp: u64) -> SessionWatch {
+        let mut changes = self.changes.clone();
+        changes.mark_unchanged();
+        SessionWatch {
+            cache: Arc::clone(&self.cache),
+            kid,
+            issued,
+            exp,
+            changes,
+            deadline: exp,
+        }
+    }
+}
+
+impl SessionWatch {
     /// The key id of the session (public; for logs).
     pub fn kid(&self) -> &str {
         &self.kid

@@ -24,7 +24,7 @@ use super::headers::{self, Hygiene};
 use super::metrics::{Metrics, Outcome};
 use super::refusal::{full, Refusal};
 use super::replay::Replay;
-use super::revocation::{Revocable, SessionWatch};
+use super::revocation::{Revocable, Revocations};
 use super::secret_cache::SecretCache;
 use super::session_cookie::{self, SessionPayload};
 use super::upstream::{origin_uri, ProxyBody, Upstream};
@@ -55,6 +55,8 @@ pub(crate) struct State {
     pub(crate) insecure_dev_cookies: bool,
     /// The client headers no backend gets.
     pub(crate) hygiene: Hygiene,
+    /// Ties open connections to their sessions.
+    pub(crate) revocations: Revocations,
 }
 
 /// The identity to send upstream.
@@ -493,7 +495,7 @@ async fn send_upstream(
     state.metrics.upstream_latency(route_idx, took);
     state.metrics.request(Some(route_idx), Outcome::Forwarded);
 
-    let watch = |s: SessionTerms| SessionWatch::new(&state.cache, s.kid, s.issued, s.exp);
+    let watch = |s: SessionTerms| state.revocations.watch(s.kid, s.issued, s.exp);
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
         if let Some(client) = client_upgrade {
             let upstream = hyper::upgrade::on(&mut resp);
