@@ -1,5 +1,6 @@
 //! Sessions that outlive their request: a WebSocket tunnel or a long
-//! response body (server-sent events, a chunked stream) holds the session
+//! response body (server-sent events, a chunked stream, anything over
+//! 64 KB: `service.rs` decides) holds the session
 //! it was opened under ([`SessionWatch`]: its kid, issue time and expiry)
 //! and ends when the session does: its secret deleted, deactivated,
 //! expired or reactivated since, or the session's own expiry passed.
@@ -56,7 +57,7 @@ pub struct SessionWatch {
     exp: u64,
     changes: watch::Receiver<u64>,
     /// The next second at which the session may end by time alone: its
-    /// expiry, or the second after its secret's expiry.
+    /// expiry, or the second after its secret's expiry (0 until checked).
     deadline: u64,
 }
 
@@ -79,6 +80,8 @@ impl Revocations {
     }
 
     /// Watches the session of `kid` opened at `issued`, expiring at `exp`.
+    /// Its first check is a full one: the secret may have changed since
+    /// the request was checked (while the upstream answered).
     pub fn watch(&self, kid: String, issued: u64, exp: u64) -> SessionWatch {
         let mut changes = self.changes.clone();
         changes.mark_unchanged();
@@ -88,7 +91,7 @@ impl Revocations {
             issued,
             exp,
             changes,
-            deadline: exp,
+            deadline: 0,
         }
     }
 }
@@ -117,9 +120,10 @@ impl SessionWatch {
         Ok(())
     }
 
-    /// A cheap check for each frame of a body that never waits: the full
-    /// one only when the cache changed or a deadline came.
-    fn check_now(&mut self) -> Result<(), Ended> {
+    /// Whether the session still holds now: a full check the first time
+    /// (and when the cache changed or a deadline came), else an atomic load
+    /// and a clock read. Cheap enough for each frame of a body.
+    pub fn check_now(&mut self) -> Result<(), Ended> {
         let changed = self.changes.has_changed().unwrap_or(false);
         if changed {
             self.changes.borrow_and_update();

@@ -24,9 +24,9 @@ use super::headers::{self, Hygiene};
 use super::metrics::{Metrics, Outcome};
 use super::refusal::{full, Refusal};
 use super::replay::Replay;
-use super::revocation::{Revocable, Revocations};
+use super::revocation::{Ended, Revocable, Revocations};
 use super::secret_cache::SecretCache;
-use super::session_cookie::{self, SessionPayload};
+use super::session_cookie::{self, SessionError, SessionPayload};
 use super::upstream::{origin_uri, ProxyBody, Upstream};
 use super::verify_request::{self, Verified};
 use super::websocket;
@@ -59,10 +59,10 @@ pub(crate) struct State {
     pub(crate) revocations: Revocations,
 }
 
-/// The identity to send upstream.
-/// `A`: any string type (owned, or borrowed from a URL or a cookie).
+/// The identity to send upstream (its key id is the session's, in
+/// [`SessionTerms`]). `A`: any string type (owned, or borrowed from a URL
+/// or a cookie).
 struct Identity<'a, A: AsRef<str>> {
-    kid: &'a str,
     sub: &'a str,
     attrs: &'a [(A, A)],
 }
@@ -214,7 +214,6 @@ async fn handle_signed(
         return resp;
     }
     let identity = Identity {
-        kid: url.kid(),
         sub: url.sub(),
         attrs: &session.attrs,
     };
@@ -361,12 +360,11 @@ fn session_request(
                     _ => path.clone(),
                 });
                 let identity = Identity {
-                    kid: &session.kid,
                     sub: &session.payload.sub,
                     attrs: &session.payload.attrs,
                 };
                 let terms = SessionTerms {
-                    kid: session.kid.clone(),
+                    kid: session.kid,
                     issued: session.payload.issued,
                     exp: session.payload.exp,
                 };
@@ -396,6 +394,10 @@ fn session_request(
 /// A refusal and the route it counts for (answered by `State::refuse`).
 type Refused = (Option<usize>, Refusal);
 
+/// A response body of a known length up to this is not watched for its
+/// session's end (`revocation.rs`): it is sent in one go, not streamed.
+const STREAM_MIN: u64 = 64 * 1024;
+
 /// A request ready to go upstream.
 struct Forward {
     req: Request<Incoming>,
@@ -406,7 +408,8 @@ struct Forward {
     session: SessionTerms,
 }
 
-/// What ties an open connection to its session.
+/// The session a request goes under: its key id (for `X-Embed-Key`) and
+/// what ties a WebSocket or a streaming response to it.
 struct SessionTerms {
     kid: String,
     issued: u64,
@@ -439,7 +442,7 @@ fn prepare_forward(
     headers::strip_own_cookies(h, &state.cookie_prefix);
     // `Host` is replaced by the upstream's (`Upstream::send`).
     headers::set_forwarded(h, client_ip, state.https, host);
-    if headers::set_identity(h, &route.cfg, identity.kid, identity.sub, identity.attrs).is_err() {
+    if headers::set_identity(h, &route.cfg, &session.kid, identity.sub, identity.attrs).is_err() {
         // Control characters in a signed user id or attribute: refuse
         // rather than send a header the backend could misread.
         return Err((Some(route_idx), Refusal::url(Reason::Malformed)));
@@ -495,20 +498,42 @@ async fn send_upstream(
     state.metrics.upstream_latency(route_idx, took);
     state.metrics.request(Some(route_idx), Outcome::Forwarded);
 
-    let watch = |s: SessionTerms| state.revocations.watch(s.kid, s.issued, s.exp);
-    if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
-        if let Some(client) = client_upgrade {
-            let upstream = hyper::upgrade::on(&mut resp);
-            websocket::splice(client, upstream, watch(session));
-            return resp;
-        }
+    // What stays open (a WebSocket, a body still to come) lasts no longer
+    // than its session; checked again first, since the secret may have
+    // changed while the upstream answered. A body of a small known length
+    // is sent in one go, not streamed.
+    let body = resp.body();
+    let upgrade = resp.status() == StatusCode::SWITCHING_PROTOCOLS && client_upgrade.is_some();
+    let stream = !body.is_end_stream() && body.size_hint().exact().is_none_or(|n| n > STREAM_MIN);
+    if !(upgrade || stream) {
+        headers::remove_hop_by_hop(resp.headers_mut());
+        return with_session_cookie(resp, set_cookie);
+    }
+    let mut watch = state
+        .revocations
+        .watch(session.kid, session.issued, session.exp);
+    if let Err(why) = watch.check_now() {
+        let e = match why {
+            Ended::Revoked => SessionError::Revoked,
+            Ended::Expired => SessionError::Expired,
+        };
+        return state.refuse(Some(route_idx), Refusal::session(e));
+    }
+    if let (true, Some(client)) = (upgrade, client_upgrade) {
+        let upstream = hyper::upgrade::on(&mut resp);
+        websocket::splice(client, upstream, watch);
+        return resp;
     }
     headers::remove_hop_by_hop(resp.headers_mut());
-    // A body still to come lasts no longer than its session.
-    if !resp.body().is_end_stream() {
-        let session = watch(session);
-        resp = resp.map(|body| UnsyncBoxBody::new(Revocable::new(body, session)));
-    }
+    let resp = resp.map(|body| UnsyncBoxBody::new(Revocable::new(body, watch)));
+    with_session_cookie(resp, set_cookie)
+}
+
+/// The response to a verified signed URL carries its new session.
+fn with_session_cookie(
+    mut resp: Response<ProxyBody>,
+    set_cookie: Option<HeaderValue>,
+) -> Response<ProxyBody> {
     if let Some(c) = set_cookie {
         let h = resp.headers_mut();
         h.append(header::SET_COOKIE, c);

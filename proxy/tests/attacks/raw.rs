@@ -54,7 +54,8 @@ pub fn cgi_name(name: &str) -> String {
 pub struct RawBackend {
     pub addr: SocketAddr,
     requests: Arc<Mutex<Vec<RawRequest>>>,
-    /// Lets the rest of a `…/ws-slowframe` frame go.
+    /// Lets the rest of a `…/ws-slowframe` frame go, or the answer to a
+    /// `…/sse-late`.
     pub release: Arc<Notify>,
 }
 
@@ -121,6 +122,12 @@ impl RawBackend {
                 return;
             }
             if path.ends_with("/sse") {
+                sse(s).await;
+                return;
+            }
+            if path.ends_with("/sse-late") {
+                // The answer only once the test says so.
+                self.release.notified().await;
                 sse(s).await;
                 return;
             }

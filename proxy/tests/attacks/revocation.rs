@@ -318,6 +318,47 @@ async fn a_long_response_stream_is_cut_when_its_secret_is_deleted() {
 }
 
 #[tokio::test]
+async fn a_stream_whose_secret_went_while_the_backend_answered_is_refused() {
+    // The session was checked when the request came in; the secret is
+    // deleted before the backend's answer starts: the stream must not run
+    // on the strength of that earlier check (a WebSocket's 101 neither).
+    let lab = Lab::start(Setup::default()).await;
+    let cookie = lab.session("/d/x", "viewer", &[]).await;
+    let req = http::Request::get("/d/live/sse-late")
+        .header("host", HOST)
+        .header("cookie", &cookie)
+        .body(full(""))
+        .unwrap();
+    let addr = lab.proxy.public;
+    let pending = tokio::spawn(async move { send(addr, req).await });
+    let arrived = within(Duration::from_secs(5), || async {
+        lab.backend
+            .requests()
+            .iter()
+            .any(|r| r.target() == "/d/live/sse-late")
+    })
+    .await;
+    assert!(arrived.is_some());
+    lab.store
+        .store
+        .delete_embed_secret(
+            &embedgate_store::Lookup::client_id(lab.kid.clone()),
+            "test",
+            now() as i64,
+        )
+        .unwrap();
+    lab.proxy.reload.reload().await.unwrap();
+    lab.backend.release.notify_one();
+    // Refused as any request of the session now is; nothing of the stream
+    // passes.
+    let got = read(pending.await.unwrap()).await;
+    assert_eq!(got.status, StatusCode::FORBIDDEN);
+    assert_eq!(got.reason().as_deref(), Some("session_revoked"));
+    assert!(!got.body.windows(4).any(|w| w == b"tick"));
+    lab.proxy.stop().await;
+}
+
+#[tokio::test]
 async fn a_keep_alive_connection_carries_no_authority() {
     let lab = Lab::start(Setup::default()).await;
     let cookie = lab.session("/d/x", "viewer", &[]).await;
