@@ -22,6 +22,18 @@ fn param<'u>(url: &'u str, name: &str) -> &'u str {
         .unwrap()
 }
 
+/// The proxy process, killed if the test fails before it is stopped.
+struct Reaped(Option<std::process::Child>);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 #[tokio::test]
 async fn the_debug_log_holds_no_secret_signature_nonce_or_cookie() {
     use futures_util::{SinkExt, StreamExt};
@@ -34,22 +46,25 @@ async fn the_debug_log_holds_no_secret_signature_nonce_or_cookie() {
     let backend = RawBackend::start().await;
     let config = store.dir.path().join("embedgate.toml");
     std::fs::write(&config, lab_toml(&store, backend.addr, Setup::default())).unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_embedgate"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env_remove("EMBEDGATE_LOG")
-        .env("RUST_LOG", "debug")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = child.stderr.take().unwrap();
+    let mut child = Reaped(Some(
+        std::process::Command::new(env!("CARGO_BIN_EXE_embedgate"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env_remove("EMBEDGATE_LOG")
+            .env("RUST_LOG", "debug")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    let child_ref = child.0.as_mut().unwrap();
+    let mut stderr = child_ref.stderr.take().unwrap();
     let log_reader = std::thread::spawn(move || {
         let mut log = String::new();
         let _ = std::io::Read::read_to_string(&mut stderr, &mut log);
         log
     });
-    let stdout = child.stdout.take().unwrap();
+    let stdout = child_ref.stdout.take().unwrap();
     let mut lines = std::io::BufReader::new(stdout).lines();
     let listening = lines
         .by_ref()
@@ -141,11 +156,12 @@ async fn the_debug_log_holds_no_secret_signature_nonce_or_cookie() {
     ws.close(None).await.unwrap();
 
     let kill = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.as_ref().unwrap().id().to_string()])
         .status()
         .unwrap();
     assert!(kill.success());
-    let status = tokio::task::spawn_blocking(move || child.wait())
+    let mut proxy = child.0.take().unwrap();
+    let status = tokio::task::spawn_blocking(move || proxy.wait())
         .await
         .unwrap()
         .unwrap();
