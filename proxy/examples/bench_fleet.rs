@@ -224,7 +224,7 @@ fn main() {
         std::fs::write(
             &cfg,
             format!(
-                "[listen]\npublic = \"{public}\"\nadmin = \"{admin_addr}\"\n\n[store]\nurl = \"{url}\"\nmaster_key_file = \"{}\"\n\n[verify]\npublic_host = \"{HOST}\"\n\n[[routes]]\nprefix = \"/d/\"\nupstream = \"http://{backend}\"\n",
+                "[listen]\npublic = \"{public}\"\nadmin = \"{admin_addr}\"\n\n[store]\nurl = \"{url}\"\nmaster_key_file = \"{}\"\n\n[verify]\npublic_host = \"{HOST}\"\n\n[[routes]]\nprefix = \"/d/\"\nupstream = \"http://{backend}\"\non_success = \"forward\"\n",
                 key_file.display()
             ),
         )

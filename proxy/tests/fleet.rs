@@ -144,6 +144,7 @@ public_host = "{host}"
 [[routes]]
 prefix = "/d/"
 upstream = "http://{backend}"
+on_success = "forward"
 "#,
                 url = self.url,
                 key = self.key_file.display(),

@@ -327,7 +327,7 @@ async fn two_routes_keep_their_sessions_side_by_side() {
     let store = TestStore::new();
     let backend = Backend::start().await;
     let extra = format!(
-        "\n[[routes]]\nname = \"reports\"\nprefix = \"/r/\"\nupstream = \"http://{}\"\nsession_paths = [\"/public/\"]\n",
+        "\n[[routes]]\nname = \"reports\"\nprefix = \"/r/\"\nupstream = \"http://{}\"\nsession_paths = [\"/public/\"]\non_success = \"forward\"\n",
         backend.addr
     );
     let proxy = Proxy::start(&config_toml(&store, &backend, &extra)).await;
@@ -580,7 +580,7 @@ async fn upstream_down_is_502_and_slow_is_504() {
         .local_addr()
         .unwrap();
     let extra = format!(
-        "\n[[routes]]\nname = \"down\"\nprefix = \"/down/\"\nupstream = \"http://{closed}\"\n"
+        "\n[[routes]]\nname = \"down\"\nprefix = \"/down/\"\nupstream = \"http://{closed}\"\non_success = \"forward\"\n"
     );
     let toml = config_toml(&store, &backend, &extra)
         .replace("response_timeout = \"10s\"", "response_timeout = \"300ms\"");
@@ -663,8 +663,8 @@ async fn upstream_connections_are_reused_and_closed_ones_replaced() {
     let (keep, keep_conns) = raw_backend(false).await;
     let (close, close_conns) = raw_backend(true).await;
     let extra = format!(
-        "\n[[routes]]\nname = \"keep\"\nprefix = \"/keep/\"\nupstream = \"http://{keep}\"\n\
-         \n[[routes]]\nname = \"close\"\nprefix = \"/close/\"\nupstream = \"http://{close}\"\n"
+        "\n[[routes]]\nname = \"keep\"\nprefix = \"/keep/\"\nupstream = \"http://{keep}\"\non_success = \"forward\"\n\
+         \n[[routes]]\nname = \"close\"\nprefix = \"/close/\"\nupstream = \"http://{close}\"\non_success = \"forward\"\n"
     );
     let proxy = Proxy::start(&config_toml(&store, &backend, &extra)).await;
     let (kid, secret) = store.create_secret("main", &[]);
@@ -1075,4 +1075,222 @@ async fn reactivation_does_not_revive_old_sessions() {
     assert_eq!(stale.status, StatusCode::FORBIDDEN);
     assert_eq!(stale.reason().as_deref(), Some("session_revoked"));
     t.proxy.stop().await;
+}
+
+/// Issue 13: `on_success = "redirect"` is the default, so the signature
+/// leaves the address bar.
+#[tokio::test]
+async fn redirect_is_the_default() {
+    let store = TestStore::new();
+    let backend = Backend::start().await;
+    let toml = config_toml(&store, &backend, "").replace("on_success = \"forward\"\n", "");
+    assert!(!toml.contains("on_success"));
+    let proxy = Proxy::start(&toml).await;
+    let (kid, secret) = store.create_secret("main", &[]);
+    proxy.reload.reload().await.unwrap();
+    let got = get(
+        proxy.public,
+        &sign(&kid, &secret, "/d/app?theme=dark", "u", &[]),
+        &[],
+    )
+    .await;
+    assert_eq!(got.status, StatusCode::SEE_OTHER);
+    assert_eq!(got.headers["location"], "/d/app?theme=dark");
+    assert!(got.cookie().is_some());
+    assert_eq!(backend.seen_count(), 0);
+    proxy.stop().await;
+}
+
+/// Opens a WebSocket to `target` with `cookie`.
+async fn websocket(
+    addr: std::net::SocketAddr,
+    target: &str,
+    cookie: &str,
+) -> Result<
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    tokio_tungstenite::tungstenite::Error,
+> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = format!("ws://{addr}{target}")
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert("host", HOST.parse().unwrap());
+    req.headers_mut().insert("cookie", cookie.parse().unwrap());
+    tokio_tungstenite::connect_async(req)
+        .await
+        .map(|(ws, _)| ws)
+}
+
+async fn echo_once(
+    ws: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+) {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    ws.send(Message::text("ping")).await.unwrap();
+    let back = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(back.into_text().unwrap().as_str(), "ping");
+}
+
+/// Issue 13 (session precedence): a Bokeh or Panel page copies its own
+/// query, `eg_` parameters included, into its WebSocket URL. That URL does
+/// not verify (it is signed for the page's path, and its nonce is spent),
+/// but the browser holds the session the page opened: the WebSocket is
+/// served under it, without the `eg_` parameters.
+#[tokio::test]
+async fn a_bokeh_page_websocket_with_the_page_query_rides_on_the_session() {
+    for mode in ["forward", "redirect"] {
+        let e = env(&format!("on_success = \"{mode}\"")).await;
+        let (kid, secret) = e.store.create_secret("main", &[]);
+        e.proxy.reload.reload().await.unwrap();
+        let page = sign(
+            &kid,
+            &secret,
+            "/d/app?theme=dark",
+            "viewer",
+            &[("tenant", "acme")],
+        );
+        let got = get(e.proxy.public, &page, &[]).await;
+        let cookie = got.cookie().unwrap();
+        let page_query = page.split_once('?').unwrap().1.to_owned();
+        let clean_query = match mode {
+            "forward" => {
+                assert_eq!(got.status, StatusCode::OK);
+                assert_eq!(
+                    e.backend.last_seen().unwrap().path_and_query,
+                    "/d/app?theme=dark"
+                );
+                page_query.clone()
+            }
+            _ => {
+                assert_eq!(got.status, StatusCode::SEE_OTHER);
+                let location = got.headers["location"].to_str().unwrap().to_owned();
+                let follow = get(e.proxy.public, &location, &[("cookie", &cookie)]).await;
+                assert_eq!(follow.status, StatusCode::OK);
+                location.split_once('?').unwrap().1.to_owned()
+            }
+        };
+        // The WebSocket URL carries the page's query: with the `eg_`
+        // parameters in forward mode (the address bar kept them), without
+        // them after a redirect; and either way a stale copy of them.
+        for query in [clean_query.as_str(), page_query.as_str()] {
+            let target = format!("/d/app/ws?{query}");
+            let mut ws = websocket(e.proxy.public, &target, &cookie)
+                .await
+                .unwrap_or_else(|err| panic!("{mode}: {target}: {err}"));
+            echo_once(&mut ws).await;
+            let seen = e.backend.last_seen().unwrap();
+            assert_eq!(seen.path_and_query, "/d/app/ws?theme=dark", "{mode}");
+            assert_eq!(seen.headers["x-embed-user"], "viewer");
+            assert_eq!(seen.headers["x-embed-attr-tenant"], "acme");
+            ws.close(None).await.unwrap();
+        }
+        // Without the session the stale parameters are what they are.
+        let refused = websocket(e.proxy.public, &format!("/d/app/ws?{page_query}"), "a=b").await;
+        assert!(refused.is_err());
+        e.proxy.stop().await;
+    }
+}
+
+/// Issue 13 (session precedence): reloading an embedded page keeps working.
+/// In forward mode the address bar still holds the signed URL, whose nonce
+/// is spent: with the session cookie it is served under the session; in
+/// redirect mode the reload asks for the clean URL.
+#[tokio::test]
+async fn reloading_an_embedded_page_keeps_its_session() {
+    for mode in ["forward", "redirect"] {
+        let e = env(&format!("on_success = \"{mode}\"")).await;
+        let (kid, secret) = e.store.create_secret("main", &[]);
+        e.proxy.reload.reload().await.unwrap();
+        let url = sign(&kid, &secret, "/d/sales?orgId=1", "viewer", &[]);
+        let first = get(e.proxy.public, &url, &[]).await;
+        let cookie = first.cookie().unwrap();
+        let reload_target = if mode == "forward" {
+            assert_eq!(first.status, StatusCode::OK);
+            url.clone()
+        } else {
+            assert_eq!(first.status, StatusCode::SEE_OTHER);
+            first.headers["location"].to_str().unwrap().to_owned()
+        };
+        let before = e.backend.seen_count();
+        for _ in 0..3 {
+            let again = get(e.proxy.public, &reload_target, &[("cookie", &cookie)]).await;
+            assert_eq!(again.status, StatusCode::OK, "{mode}: {:?}", again.body);
+            assert!(again.headers.get("set-cookie").is_none());
+            let seen = e.backend.last_seen().unwrap();
+            assert_eq!(seen.path_and_query, "/d/sales?orgId=1");
+            assert_eq!(seen.headers["x-embed-user"], "viewer");
+        }
+        // The spent signed URL itself, with the session (history, a copy).
+        let again = get(e.proxy.public, &url, &[("cookie", &cookie)]).await;
+        assert_eq!(again.status, StatusCode::OK, "{mode}");
+        assert_eq!(e.backend.seen_count(), before + 4);
+        // Without the session, the spent URL is refused as before.
+        let stranger = get(e.proxy.public, &url, &[]).await;
+        assert_eq!(stranger.status, StatusCode::FORBIDDEN);
+        assert_eq!(stranger.reason().as_deref(), Some("replayed"));
+        e.proxy.stop().await;
+    }
+}
+
+/// Session precedence never widens anything: a refused URL is served only
+/// under a session that covers its path, and as that session's user, never
+/// as the URL's; a URL that does verify opens its own session.
+#[tokio::test]
+async fn a_refused_url_is_served_only_as_the_session_says() {
+    let store = TestStore::new();
+    let backend = Backend::start().await;
+    let proxy = Proxy::start(&config_toml(&store, &backend, "")).await;
+    let (kid, secret) = store.create_secret("main", &[]);
+    let (scoped_kid, scoped_secret) = store.create_secret("scoped", &["/d/sales"]);
+    proxy.reload.reload().await.unwrap();
+    let addr = proxy.public;
+    let alice = get(
+        addr,
+        &sign(&scoped_kid, &scoped_secret, "/d/sales", "alice", &[]),
+        &[],
+    )
+    .await
+    .cookie()
+    .unwrap();
+    let before = backend.seen_count();
+    // Tampered, for another user, in the session's scope: served as alice,
+    // without the parameters.
+    let forged = sign(
+        &kid,
+        &secret,
+        "/d/sales/q?x=1",
+        "admin",
+        &[("role", "admin")],
+    )
+    .replacen("x=1", "x=2", 1);
+    let got = get(addr, &forged, &[("cookie", &alice)]).await;
+    assert_eq!(got.status, StatusCode::OK);
+    assert!(got.headers.get("set-cookie").is_none());
+    let seen = backend.last_seen().unwrap();
+    assert_eq!(seen.path_and_query, "/d/sales/q?x=2");
+    assert_eq!(seen.headers["x-embed-user"], "alice");
+    assert!(seen.headers.get("x-embed-attr-role").is_none());
+    // Outside the session's scope: the URL's refusal.
+    let outside = sign(&kid, &secret, "/d/marketing", "admin", &[]).replacen("admin", "root", 1);
+    let got = get(addr, &outside, &[("cookie", &alice)]).await;
+    assert_eq!(got.status, StatusCode::FORBIDDEN);
+    assert_eq!(got.reason().as_deref(), Some("bad_signature"));
+    assert_eq!(backend.seen_count(), before + 1);
+    // A valid, fresh URL for someone else: it opens its own session.
+    let bob = get(
+        addr,
+        &sign(&kid, &secret, "/d/sales", "bob", &[]),
+        &[("cookie", &alice)],
+    )
+    .await;
+    assert_eq!(bob.status, StatusCode::OK);
+    assert!(bob.cookie().is_some());
+    assert_eq!(backend.last_seen().unwrap().headers["x-embed-user"], "bob");
+    proxy.stop().await;
 }

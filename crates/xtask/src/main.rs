@@ -32,6 +32,8 @@ tasks:
   with-services COMMAND [ARGS...]
                 run COMMAND with EMBEDGATE_TEST_POSTGRES_URL and EMBEDGATE_TEST_REDIS_URL
                 set, as `test` does (throwaway servers when none answers)
+  fuzz          the core's differential fuzz against the spec reference, in release
+                mode (--cases N per property; default 1000000)
 ";
 
 fn main() -> std::process::ExitCode {
@@ -48,6 +50,7 @@ fn main() -> std::process::ExitCode {
         Some("bench-proxy") => bench_proxy::run(&args[1..]),
         Some("bench-fleet") => bench_fleet::run(&args[1..]),
         Some("with-services") => services::with_services(&args[1..]),
+        Some("fuzz") => fuzz(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             Ok(())
@@ -61,6 +64,50 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// `cargo xtask fuzz --cases N`: the differential tests of the core
+/// (`crates/embedgate-core/src/differential.rs`) with N cases per property
+/// (`EMBEDGATE_FUZZ_CASES`), optimised, since a million cases in a debug
+/// build take hours.
+fn fuzz(args: &[String]) -> anyhow::Result<()> {
+    let mut cases: u64 = 1_000_000;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--cases" => {
+                cases = it
+                    .next()
+                    .ok_or_else(|| anyhow::anyhow!("--cases needs a count"))?
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("--cases needs a whole number"))?;
+                ensure((1..=u64::from(u32::MAX)).contains(&cases), || {
+                    format!("--cases must lie between 1 and {}", u32::MAX)
+                })?;
+            }
+            other => bail!("cargo xtask fuzz: unknown argument {other:?} (expected --cases N)"),
+        }
+    }
+    run::step(&format!(
+        "differential fuzz of embedgate-core: {cases} cases per property (release)"
+    ));
+    let started = std::time::Instant::now();
+    let mut cmd = run::cargo_cmd(&[
+        "test",
+        "--release",
+        "--locked",
+        "-p",
+        "embedgate-core",
+        "--lib",
+        "differential",
+    ]);
+    cmd.env("EMBEDGATE_FUZZ_CASES", cases.to_string());
+    run::status(cmd)?;
+    println!(
+        "fuzz: {cases} cases per property passed in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// The workspace root (xtask lives in `crates/xtask`).

@@ -1,21 +1,32 @@
 //! Header hygiene between the browser and the content backend.
 //!
-//! Upstream-bound: hop-by-hop headers go; every client-sent identity header
-//! (the route's user header and attribute prefix, `X-Embed-*`), forwarding
-//! header (`Forwarded`, `X-Forwarded-*`, `X-Real-IP`) and the upstream-auth
-//! header go; the proxy's own session cookies are cut out of `Cookie`; then
-//! the proxy sets `X-Forwarded-For/Proto/Host` and the verified identity.
+//! Upstream-bound ([`Hygiene::clean_request`]): hop-by-hop headers go, with
+//! those the client's `Connection` names; every protected header goes,
+//! compared by its name in lower case with `_` read as `-` (CGI and WSGI
+//! servers map `X_Embed_User` and `X-Embed-User` to the same variable): the
+//! user header, attribute prefix and upstream-auth header of every route
+//! (not only the one serving the request), `X-Embed-*`, the forwarding and
+//! client-address headers (`Forwarded`, `X-Forwarded-*`, `X-Real-IP`, …),
+//! the rewrite headers (`X-Original-URL`, `X-Rewrite-URL`), the identity
+//! headers of other auth proxies (`Remote-User`, `X-Auth-Request-*`,
+//! `X-WEBAUTH-*`, …) and `[headers] strip`; and, unless `[headers]
+//! allow_underscores`, every other name holding `_`. The proxy's own
+//! session cookies are cut out of `Cookie`. Then the proxy sets
+//! `X-Forwarded-For/Proto/Host` and the verified identity, after the
+//! client's `Connection` was applied, so no token in it can remove them.
 
 use std::net::IpAddr;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
-use super::config::RouteConfig;
+use super::config::{HeadersConfig, RouteConfig};
 
-/// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1).
-const HOP_BY_HOP: [HeaderName; 8] = [
+/// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1;
+/// `Proxy-Connection` is the pre-standard spelling of `Connection`).
+const HOP_BY_HOP: [HeaderName; 9] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
     header::PROXY_AUTHENTICATE,
     header::PROXY_AUTHORIZATION,
     header::TE,
@@ -24,15 +35,166 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     header::UPGRADE,
 ];
 
+/// Client request headers no backend receives from a client, by their
+/// normalised name (lower case, `-` for `_`). Documented in
+/// docs/security.md; keep the two lists alike.
+const PROTECTED: &[&str] = &[
+    "forwarded",
+    "x-real-ip",
+    "x-client-ip",
+    "true-client-ip",
+    "x-cluster-client-ip",
+    "cf-connecting-ip",
+    "fastly-client-ip",
+    "x-original-url",
+    "x-rewrite-url",
+    "x-remote-user",
+    "remote-user",
+    "x-forwarded-user",
+    "x-forwarded-email",
+];
+
+/// Normalised name prefixes no backend receives from a client.
+const PROTECTED_PREFIXES: &[&str] = &["x-embed-", "x-forwarded-", "x-auth-request-", "x-webauth-"];
+
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 const X_EMBED_KEY: HeaderName = HeaderName::from_static("x-embed-key");
 
-/// Removes hop-by-hop headers, including those the `Connection` header names.
+/// A header name byte as CGI reads it: `_` is `-` (names are lower case).
+fn norm(b: u8) -> u8 {
+    if b == b'_' {
+        b'-'
+    } else {
+        b.to_ascii_lowercase()
+    }
+}
+
+fn normalised(name: &str) -> Box<[u8]> {
+    name.bytes().map(norm).collect()
+}
+
+/// What the proxy removes from a client's request before forwarding it:
+/// built once from the configuration, applied to every request.
+#[derive(Debug)]
+pub struct Hygiene {
+    /// Normalised names removed.
+    exact: Vec<Box<[u8]>>,
+    /// Normalised prefixes: a name starting with one is removed.
+    prefixes: Vec<Box<[u8]>>,
+    /// The first byte of each name and prefix above: most header names
+    /// (`accept`, `cookie`, `user-agent`, …) are told apart by it alone.
+    first: [bool; 256],
+    allow_underscores: bool,
+}
+
+impl Hygiene {
+    /// The built-in list, every route's identity and credential headers
+    /// and attribute prefix, and `[headers]`.
+    pub fn new(routes: &[RouteConfig], cfg: &HeadersConfig) -> Self {
+        let mut exact: Vec<Box<[u8]>> = PROTECTED.iter().map(|n| normalised(n)).collect();
+        let mut prefixes: Vec<Box<[u8]>> =
+            PROTECTED_PREFIXES.iter().map(|p| normalised(p)).collect();
+        for r in routes {
+            exact.push(normalised(r.user_header.as_str()));
+            if let Some(a) = &r.upstream_auth {
+                exact.push(normalised(a.header.as_str()));
+            }
+            prefixes.push(normalised(&r.attr_header_prefix));
+        }
+        exact.extend(cfg.strip.iter().map(|h| normalised(h.as_str())));
+        // What a prefix covers needs no entry of its own.
+        exact.retain(|n| !prefixes.iter().any(|p| n.starts_with(p)));
+        exact.sort();
+        exact.dedup();
+        prefixes.sort();
+        prefixes.dedup();
+        let mut first = [false; 256];
+        for n in exact.iter().chain(&prefixes) {
+            if let Some(&b) = n.first() {
+                first[usize::from(b)] = true;
+            }
+        }
+        Hygiene {
+            exact,
+            prefixes,
+            first,
+            allow_underscores: cfg.allow_underscores,
+        }
+    }
+
+    /// Whether a client's header named `name` (lower case, as
+    /// [`HeaderName`]s are) is one the proxy alone may set.
+    pub fn is_protected(&self, name: &[u8]) -> bool {
+        let Some(&b) = name.first() else {
+            return false;
+        };
+        if !self.first[usize::from(norm(b))] {
+            return false;
+        }
+        let same = |a: &[u8], p: &[u8]| a.iter().zip(p).all(|(&x, &y)| norm(x) == y);
+        self.exact
+            .iter()
+            .any(|p| p.len() == name.len() && same(name, p))
+            || self
+                .prefixes
+                .iter()
+                .any(|p| p.len() <= name.len() && same(&name[..p.len()], p))
+    }
+
+    /// Whether a client's header goes: hop-by-hop, protected, or holding
+    /// `_` without `allow_underscores`.
+    fn doomed(&self, name: &HeaderName) -> bool {
+        let n = name.as_str().as_bytes();
+        HOP_BY_HOP.contains(name)
+            || (!self.allow_underscores && n.contains(&b'_'))
+            || self.is_protected(n)
+    }
+
+    /// Removes from a client's request every header the backend must not
+    /// get from a client (see the module's documentation). One pass over
+    /// the names, allocating nothing, when there is nothing to remove.
+    pub fn clean_request(&self, h: &mut HeaderMap) {
+        if !h.keys().any(|k| self.doomed(k)) {
+            return;
+        }
+        // Headers the client's `Connection` names are hop-by-hop too,
+        // except those the proxy itself frames and routes the request by.
+        // Looked up by `&str` first: no allocation for the usual tokens
+        // (`keep-alive`, `close`, `upgrade`).
+        let mut named: Vec<HeaderName> = Vec::new();
+        for v in h.get_all(header::CONNECTION) {
+            let Ok(v) = v.to_str() else {
+                continue;
+            };
+            for token in v.split(',').map(str::trim) {
+                if token.is_empty() || !h.contains_key(token) {
+                    continue;
+                }
+                if let Ok(n) = HeaderName::from_bytes(token.as_bytes()) {
+                    if n != header::CONTENT_LENGTH && n != header::HOST {
+                        named.push(n);
+                    }
+                }
+            }
+        }
+        for n in named {
+            h.remove(n);
+        }
+        // Usually one or two to remove: found again each time rather than
+        // collected.
+        while let Some(k) = h.keys().find(|k| self.doomed(k)).cloned() {
+            h.remove(&k);
+        }
+    }
+}
+
+/// Removes hop-by-hop headers, including those the `Connection` header
+/// names (for responses; requests go through [`Hygiene::clean_request`]).
 pub fn remove_hop_by_hop(h: &mut HeaderMap) {
     // Most messages carry none: one pass over the names (equality of
-    // standard names is a tag compare) instead of eight hashed removals.
+    // standard names is a tag compare) instead of nine hashed removals.
     if !h.keys().any(|k| HOP_BY_HOP.contains(k)) {
         return;
     }
@@ -47,31 +209,6 @@ pub fn remove_hop_by_hop(h: &mut HeaderMap) {
         h.remove(n);
     }
     for n in &HOP_BY_HOP {
-        h.remove(n);
-    }
-}
-
-/// Removes everything a client could use to pass as someone else, or to
-/// mislead the backend about where the request came from.
-/// `attr_prefix_lower` is the route's attribute header prefix in lower case
-/// (header names are).
-pub fn strip_client_identity(h: &mut HeaderMap, route: &RouteConfig, attr_prefix_lower: &str) {
-    let doomed = |k: &HeaderName| {
-        let n = k.as_str();
-        *k == route.user_header
-            || route.upstream_auth.as_ref().is_some_and(|a| *k == a.header)
-            || n.starts_with("x-embed-")
-            || n.starts_with(attr_prefix_lower)
-            || n.starts_with("x-forwarded-")
-            || n == "forwarded"
-            || n == "x-real-ip"
-    };
-    // Usually there is nothing to strip: one pass, no allocation.
-    if !h.keys().any(doomed) {
-        return;
-    }
-    let doomed: Vec<HeaderName> = h.keys().filter(|k| doomed(k)).cloned().collect();
-    for n in doomed {
         h.remove(n);
     }
 }
@@ -269,6 +406,140 @@ mod tests {
         remove_hop_by_hop(&mut h);
         assert!(h.get("x-secret-hop").is_none() && h.get(header::CONNECTION).is_none());
         assert!(h.get("x-kept").is_some());
+    }
+
+    fn route(user_header: &'static str, attr: &str, auth: Option<&'static str>) -> RouteConfig {
+        RouteConfig {
+            name: "r".to_owned(),
+            prefix: "/r/".to_owned(),
+            upstream: http::Uri::from_static("http://127.0.0.1:1"),
+            user_header: HeaderName::from_static(user_header),
+            attr_header_prefix: attr.to_owned(),
+            session_paths: Vec::new(),
+            on_success: super::super::config::OnSuccess::Redirect,
+            upstream_auth: auth.map(|h| super::super::config::UpstreamAuth {
+                header: HeaderName::from_static(h),
+                credential: "c".to_owned(),
+                prefix: String::new(),
+            }),
+        }
+    }
+
+    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).expect("name"),
+                HeaderValue::from_str(v).expect("value"),
+            );
+        }
+        h
+    }
+
+    fn names(h: &HeaderMap) -> Vec<&str> {
+        let mut n: Vec<&str> = h.keys().map(HeaderName::as_str).collect();
+        n.sort_unstable();
+        n
+    }
+
+    #[test]
+    fn protected_names_go_by_their_cgi_name() {
+        let routes = [
+            route("x-embed-user", "X-Embed-Attr-", None),
+            route("x-webauth-user", "X-Grafana-", Some("authorization")),
+            route("x-user", "Attr-", None),
+        ];
+        let cfg = HeadersConfig {
+            strip: vec![HeaderName::from_static("x-internal")],
+            allow_underscores: true,
+        };
+        let hy = Hygiene::new(&routes, &cfg);
+        for gone in [
+            "x-embed-user",
+            "x_embed_user",
+            "x_embed_attr_role",
+            "x-embed-key",
+            "x-webauth-user",
+            "x_webauth_email",
+            "x-grafana-role",
+            "x_grafana_role",
+            "authorization",
+            "x-user",
+            "x_user",
+            "attr-tenant",
+            "x-forwarded-for",
+            "x_forwarded_host",
+            "forwarded",
+            "x-real-ip",
+            "x_real_ip",
+            "x-client-ip",
+            "true-client-ip",
+            "x-original-url",
+            "x-rewrite-url",
+            "x-remote-user",
+            "remote_user",
+            "x-auth-request-email",
+            "x-internal",
+            "x_internal",
+        ] {
+            assert!(hy.is_protected(gone.as_bytes()), "{gone}");
+        }
+        for kept in [
+            "accept",
+            "cookie",
+            "user-agent",
+            "x-user-agent",
+            "x-embed",
+            "x-forwarded",
+            "x-users",
+            "attr",
+            "x_custom",
+            "",
+        ] {
+            assert!(!hy.is_protected(kept.as_bytes()), "{kept}");
+        }
+    }
+
+    #[test]
+    fn clean_request_removes_protected_underscored_and_hop_by_hop() {
+        let routes = [route("x-embed-user", "X-Embed-Attr-", None)];
+        let hy = Hygiene::new(&routes, &HeadersConfig::default());
+        let mut h = map(&[
+            ("accept", "*/*"),
+            ("connection", "keep-alive, x-hop, content-length, host"),
+            ("x-hop", "1"),
+            ("content-length", "0"),
+            ("host", "h"),
+            ("x-embed-user", "mallory"),
+            ("x_embed_user", "mallory"),
+            ("x-embed-user", "mallory2"),
+            ("x_custom", "1"),
+            ("te", "trailers"),
+            ("x-kept", "1"),
+        ]);
+        hy.clean_request(&mut h);
+        assert_eq!(names(&h), ["accept", "content-length", "host", "x-kept"]);
+
+        // Nothing to remove: the map is left as it is.
+        let mut h = map(&[("accept", "*/*"), ("cookie", "a=1"), ("x-kept", "1")]);
+        hy.clean_request(&mut h);
+        assert_eq!(names(&h), ["accept", "cookie", "x-kept"]);
+
+        // allow_underscores keeps other `_` names, never protected ones.
+        let hy = Hygiene::new(
+            &routes,
+            &HeadersConfig {
+                strip: Vec::new(),
+                allow_underscores: true,
+            },
+        );
+        let mut h = map(&[
+            ("x_custom", "1"),
+            ("x_embed_user", "m"),
+            ("x_forwarded_for", "6"),
+        ]);
+        hy.clean_request(&mut h);
+        assert_eq!(names(&h), ["x_custom"]);
     }
 
     #[test]

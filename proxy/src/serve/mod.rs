@@ -4,12 +4,14 @@
 //! (`verify_request.rs`, keys from `secret_cache.rs`, nonces in
 //! `replay_cache.rs`), opens a session (`session_cookie.rs`) and goes
 //! upstream (`upstream.rs`, headers cleaned in `headers.rs`). Any other
-//! request needs a session cookie covering its path. Everything around it:
-//! configuration (`config/`), TLS (`tls.rs`), client connection limits
-//! (`connection_deadline.rs`, the accept loop here), the admin and metrics
-//! listeners (`admin.rs`; metrics in `metrics.rs`, `process_metrics.rs`),
-//! `last_used_at` (`usage.rs`), graceful shutdown (`shutdown.rs`), the
-//! start-time checks of `serve --check` (`preflight.rs`).
+//! request needs a session cookie covering its path. WebSockets
+//! (`websocket.rs`) and streaming responses end with their session
+//! (`revocation.rs`). Everything around it: configuration (`config/`),
+//! TLS (`tls.rs`), client connection limits (`connection_deadline.rs`, the
+//! accept loop here), the admin and metrics listeners (`admin.rs`; metrics
+//! in `metrics.rs`, `process_metrics.rs`), `last_used_at` (`usage.rs`),
+//! graceful shutdown (`shutdown.rs`), the start-time checks of `serve
+//! --check` (`preflight.rs`).
 //!
 //! Start it in-process with [`Server::bind`] (or [`Server::bind_with_source`]
 //! for another secret source) and [`Server::run`], or in one call with [`run`].
@@ -31,6 +33,7 @@ mod refusal;
 mod replay;
 mod replay_cache;
 mod replay_redis;
+mod revocation;
 pub mod secret_cache;
 pub mod secret_source;
 mod service;
@@ -277,7 +280,6 @@ impl Server {
                     &r.name,
                     insecure,
                 ),
-                attr_prefix_lower: r.attr_header_prefix.to_ascii_lowercase(),
                 scope: std::iter::once(r.prefix.clone())
                     .chain(r.session_paths.iter().cloned())
                     .collect(),
@@ -297,7 +299,7 @@ impl Server {
         let state = Arc::new(State {
             cookie_prefix: session_cookie::cookie_name(&config.session.cookie_name, "", insecure),
             routes,
-            cache,
+            cache: Arc::clone(&cache),
             replay,
             policy: VerifyPolicy {
                 skew: config.verify.skew,
@@ -316,6 +318,8 @@ impl Server {
             metrics,
             https: tls.is_some(),
             insecure_dev_cookies: insecure,
+            hygiene: headers::Hygiene::new(&config.routes, &config.headers),
+            revocations: revocation::Revocations::new(&cache),
         });
         Ok(Server {
             state,

@@ -88,9 +88,14 @@ impl Refusal {
         outcome: Outcome::ReplayUnavailable,
     };
 
-    /// 502 or 504.
+    /// 502 or 504; 400 when the client's own body failed on the way.
     pub fn upstream(e: UpstreamError) -> Self {
         match e {
+            UpstreamError::ClientBody => Refusal {
+                status: StatusCode::BAD_REQUEST,
+                code: "bad_request",
+                outcome: Outcome::Refused(Reason::Malformed),
+            },
             UpstreamError::Unavailable => Refusal {
                 status: StatusCode::BAD_GATEWAY,
                 code: "upstream_unavailable",

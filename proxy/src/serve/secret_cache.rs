@@ -162,6 +162,10 @@ pub struct SecretCache {
     row_errors: RowErrors,
     /// One update at a time, so an older read never overwrites a newer one.
     updating: Mutex<()>,
+    /// Counts the changes applied (reloads, caught-up rows, notifications):
+    /// open WebSockets and streams wait on it to re-check their session
+    /// (`revocation.rs`).
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 /// What [`SecretCache::catch_up_blocking`] did.
@@ -201,12 +205,18 @@ impl SecretCache {
             sync: SyncHealth::default(),
             row_errors: RowErrors::default(),
             updating: Mutex::new(()),
+            changes: tokio::sync::watch::Sender::new(0),
         }
     }
 
     /// The secret with this client id, if known (active or not).
     pub fn get(&self, kid: &str) -> Option<Arc<CachedSecret>> {
         self.entries.get(kid).map(|e| Arc::clone(e.value()))
+    }
+
+    /// Notified after each change applied to the cache.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     /// The header value to inject for route `route`, if it has one.
@@ -273,6 +283,7 @@ impl SecretCache {
         self.store_revision
             .fetch_max(snapshot.revision, Ordering::AcqRel);
         self.loaded.store(true, Ordering::Release);
+        self.changes.send_modify(|n| *n += 1);
         tracing::info!(
             revision = snapshot.revision,
             secrets = snapshot.secrets.len(),
@@ -325,6 +336,7 @@ impl SecretCache {
             .store(changes.revision, Ordering::Release);
         self.store_revision
             .fetch_max(changes.revision, Ordering::AcqRel);
+        self.changes.send_modify(|n| *n += 1);
         tracing::debug!(
             revision = changes.revision,
             secrets = changes.embed_ids.len(),

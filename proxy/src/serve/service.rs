@@ -1,6 +1,14 @@
 //! One request through the proxy: a signed URL is verified and opens a
 //! session; any other request needs a session covering its path; what
-//! passes is forwarded upstream with the verified identity.
+//! passes is forwarded upstream with the verified identity, and a
+//! WebSocket or a response still streaming stays tied to that session
+//! (`revocation.rs`).
+//!
+//! Session precedence: a signed URL that fails to verify is served under
+//! the request's session cookie, when one covers its path, its `eg_`
+//! parameters removed (a Bokeh or Panel page copies its own query into its
+//! WebSocket URL; a reload repeats a spent URL). A URL that verifies opens
+//! its own session, whatever cookie came with it.
 
 use std::sync::Arc;
 
@@ -8,15 +16,19 @@ use embedgate_core::{Reason, VerifyPolicy};
 use http::{header, HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
+use http_body::Body as _;
+use http_body_util::combinators::UnsyncBoxBody;
+
 use super::config::{OnSuccess, RouteConfig};
-use super::headers;
+use super::headers::{self, Hygiene};
 use super::metrics::{Metrics, Outcome};
 use super::refusal::{full, Refusal};
 use super::replay::Replay;
+use super::revocation::{Ended, Revocable, Revocations};
 use super::secret_cache::SecretCache;
-use super::session_cookie::{self, SessionPayload};
+use super::session_cookie::{self, SessionError, SessionPayload};
 use super::upstream::{origin_uri, ProxyBody, Upstream};
-use super::verify_request;
+use super::verify_request::{self, Verified};
 use super::websocket;
 
 /// A route with what the request path needs precomputed.
@@ -24,8 +36,6 @@ use super::websocket;
 pub(crate) struct Route {
     pub(crate) cfg: RouteConfig,
     pub(crate) cookie_name: String,
-    /// `cfg.attr_header_prefix` in lower case, as header names are.
-    pub(crate) attr_prefix_lower: String,
     /// The prefix, then the session paths.
     pub(crate) scope: Vec<String>,
 }
@@ -43,12 +53,16 @@ pub(crate) struct State {
     pub(crate) https: bool,
     pub(crate) cookie_prefix: String,
     pub(crate) insecure_dev_cookies: bool,
+    /// The client headers no backend gets.
+    pub(crate) hygiene: Hygiene,
+    /// Ties open connections to their sessions.
+    pub(crate) revocations: Revocations,
 }
 
-/// The identity to send upstream.
-/// `A`: any string type (owned, or borrowed from a URL or a cookie).
+/// The identity to send upstream (its key id is the session's, in
+/// [`SessionTerms`]). `A`: any string type (owned, or borrowed from a URL
+/// or a cookie).
 struct Identity<'a, A: AsRef<str>> {
-    kid: &'a str,
     sub: &'a str,
     attrs: &'a [(A, A)],
 }
@@ -118,7 +132,7 @@ pub(crate) async fn handle(
     // A session request has nothing to wait for before the upstream: its
     // checks run synchronously, so what they hold (the decoded cookie, the
     // identity) never lives in the request's future.
-    match session_request(&state, req, client_ip.as_ref(), now) {
+    match session_request(&state, req, client_ip.as_ref(), now, None) {
         Ok((route_idx, fwd)) => send_upstream(&state, route_idx, fwd, None).await,
         Err((route, r)) => state.refuse(route, r),
     }
@@ -138,49 +152,19 @@ async fn handle_signed(
     client_ip: Option<HeaderValue>,
     now: u64,
 ) -> Response<ProxyBody> {
-    // Route by the normalised path; a path no route serves is refused
-    // before its nonce is spent. A path that does not normalise is left to
-    // the verifier, which answers `malformed`.
-    let raw_route = match embedgate_core::normalise_path(req.uri().path()) {
-        Ok(p) => match state.route_for(&p) {
-            Some(r) => Some(r),
-            None => return state.refuse(None, Refusal::NO_ROUTE),
-        },
-        Err(_) => state.route_for(req.uri().path()),
-    };
     // The request's own host only counts without a configured public one.
-    let host_header;
-    let host = match &state.public_host {
-        Some(h) => Some(h.as_str()),
-        None => {
-            host_header = request_host(&req);
-            host_header.as_ref().and_then(|h| h.to_str().ok())
-        }
+    let host_header = match state.public_host {
+        Some(_) => None,
+        None => request_host(&req),
     };
-    let Some(host) = host else {
-        state
-            .metrics
-            .url_verification(raw_route, Outcome::Refused(Reason::Malformed));
-        return state.refuse(raw_route, Refusal::url(Reason::Malformed));
-    };
-    let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
-    let verified =
-        match verify_request::verify(host, pq, &state.cache, &state.replay, &state.policy, now)
-            .await
-        {
+    // Routed by the path that was verified (normalised), not the raw one.
+    let (route_idx, verified) =
+        match verify_signed(&state, req.uri(), host_header.as_ref(), now).await {
             Ok(v) => v,
-            Err(r) => {
-                state.metrics.url_verification(raw_route, r.outcome);
-                return state.refuse(raw_route, r);
+            Err((route, r)) => {
+                return session_precedence(&state, req, client_ip.as_ref(), now, route, r).await;
             }
         };
-    // Route by the path that was verified (normalised), not the raw one.
-    let Some(route_idx) = state.route_for(verified.url.path()) else {
-        return state.refuse(None, Refusal::NO_ROUTE);
-    };
-    state
-        .metrics
-        .url_verification(Some(route_idx), Outcome::Forwarded);
     verified.secret.touch(now);
     let route = &state.routes[route_idx];
     let url = &verified.url;
@@ -230,9 +214,13 @@ async fn handle_signed(
         return resp;
     }
     let identity = Identity {
-        kid: url.kid(),
         sub: url.sub(),
         attrs: &session.attrs,
+    };
+    let terms = SessionTerms {
+        kid: url.kid().to_owned(),
+        issued: now,
+        exp,
     };
     match prepare_forward(
         &state,
@@ -240,6 +228,7 @@ async fn handle_signed(
         req,
         Some(clean),
         &identity,
+        terms,
         client_ip.as_ref(),
     ) {
         Ok(fwd) => send_upstream(&state, route_idx, fwd, Some(set_cookie)).await,
@@ -247,13 +236,99 @@ async fn handle_signed(
     }
 }
 
-/// Checks a request without `eg_` parameters against the session cookies of
-/// the routes that may serve it; on success, the request to send upstream.
+/// Spec §3 for a request with `eg_` parameters: its route (by the
+/// verified path) and what was verified, or the refusal and the route it
+/// counts for. Verifications are counted here.
+async fn verify_signed(
+    state: &State,
+    uri: &http::Uri,
+    host_header: Option<&HeaderValue>,
+    now: u64,
+) -> Result<(usize, Verified), Refused> {
+    // Route by the normalised path; a path no route serves is refused
+    // before its nonce is spent. A path that does not normalise is left to
+    // the verifier, which answers `malformed`.
+    let raw_route = match embedgate_core::normalise_path(uri.path()) {
+        Ok(p) => match state.route_for(&p) {
+            Some(r) => Some(r),
+            None => return Err((None, Refusal::NO_ROUTE)),
+        },
+        Err(_) => state.route_for(uri.path()),
+    };
+    let host = match &state.public_host {
+        Some(h) => Some(h.as_str()),
+        None => host_header.and_then(|h| h.to_str().ok()),
+    };
+    let Some(host) = host else {
+        state
+            .metrics
+            .url_verification(raw_route, Outcome::Refused(Reason::Malformed));
+        return Err((raw_route, Refusal::url(Reason::Malformed)));
+    };
+    let pq = uri.path_and_query().map_or("/", |p| p.as_str());
+    let verified =
+        match verify_request::verify(host, pq, &state.cache, &state.replay, &state.policy, now)
+            .await
+        {
+            Ok(v) => v,
+            Err(r) => {
+                state.metrics.url_verification(raw_route, r.outcome);
+                return Err((raw_route, r));
+            }
+        };
+    let Some(route_idx) = state.route_for(verified.url.path()) else {
+        return Err((None, Refusal::NO_ROUTE));
+    };
+    state
+        .metrics
+        .url_verification(Some(route_idx), Outcome::Forwarded);
+    Ok((route_idx, verified))
+}
+
+/// A signed URL that was refused (`refusal`, counted for `route`): served
+/// under the request's session cookie when one covers its path, without
+/// its `eg_` parameters; else refused.
+async fn session_precedence(
+    state: &State,
+    req: Request<Incoming>,
+    client_ip: Option<&HeaderValue>,
+    now: u64,
+    route: Option<usize>,
+    refusal: Refusal,
+) -> Response<ProxyBody> {
+    let query = req.uri().query().map(verify_request::strip_eg_params);
+    // Reason, kid and path only: never the signature, the nonce, or any
+    // other part of the URL.
+    let logged = tracing::enabled!(tracing::Level::DEBUG).then(|| {
+        let kid = req.uri().query().and_then(verify_request::eg_kid);
+        (kid.unwrap_or("-").to_owned(), req.uri().path().to_owned())
+    });
+    match session_request(state, req, client_ip, now, query) {
+        Ok((route_idx, fwd)) => {
+            if let Some((kid, path)) = logged {
+                tracing::debug!(
+                    reason = refusal.code,
+                    kid = %kid,
+                    path = ?path,
+                    "signed URL refused; served under the session cookie"
+                );
+            }
+            send_upstream(state, route_idx, fwd, None).await
+        }
+        Err(_) => state.refuse(route, refusal),
+    }
+}
+
+/// Checks a request against the session cookies of the routes that may
+/// serve it; on success, the request to send upstream. `query`: the query
+/// to forward instead of the request's (a refused URL's, without its `eg_`
+/// parameters).
 fn session_request(
     state: &State,
     req: Request<Incoming>,
     client_ip: Option<&HeaderValue>,
     now: u64,
+    query: Option<String>,
 ) -> Result<(usize, Forward), Refused> {
     let Ok(path) = embedgate_core::normalise_path(req.uri().path()) else {
         let route = state.route_for(req.uri().path());
@@ -266,7 +341,10 @@ fn session_request(
     // A path that was already normal, in an origin-form URI: the request's
     // own URI goes upstream as it is.
     let uri = req.uri();
-    let keep_uri = uri.scheme().is_none() && uri.authority().is_none() && uri.path() == path;
+    let keep_uri = query.is_none()
+        && uri.scheme().is_none()
+        && uri.authority().is_none()
+        && uri.path() == path;
     let mut refusal: Option<(usize, Refusal)> = None;
     for i in candidates {
         let route = &state.routes[i];
@@ -277,16 +355,20 @@ fn session_request(
             Ok((session, secret)) if session_cookie::covers(&session, &secret, &path) => {
                 state.metrics.session_check(Some(i), Outcome::Forwarded);
                 secret.touch(now);
-                let pq = (!keep_uri).then(|| match req.uri().query() {
-                    Some(q) => format!("{path}?{q}"),
-                    None => path.clone(),
+                let pq = (!keep_uri).then(|| match query.as_deref().or(req.uri().query()) {
+                    Some(q) if !q.is_empty() => format!("{path}?{q}"),
+                    _ => path.clone(),
                 });
                 let identity = Identity {
-                    kid: &session.kid,
                     sub: &session.payload.sub,
                     attrs: &session.payload.attrs,
                 };
-                return prepare_forward(state, i, req, pq, &identity, client_ip)
+                let terms = SessionTerms {
+                    kid: session.kid,
+                    issued: session.payload.issued,
+                    exp: session.payload.exp,
+                };
+                return prepare_forward(state, i, req, pq, &identity, terms, client_ip)
                     .map(|fwd| (i, fwd));
             }
             Ok(_) => {
@@ -312,11 +394,26 @@ fn session_request(
 /// A refusal and the route it counts for (answered by `State::refuse`).
 type Refused = (Option<usize>, Refusal);
 
+/// A response body of a known length up to this is not watched for its
+/// session's end (`revocation.rs`): it is sent in one go, not streamed.
+const STREAM_MIN: u64 = 64 * 1024;
+
 /// A request ready to go upstream.
 struct Forward {
     req: Request<Incoming>,
     /// The client's side of a WebSocket upgrade.
     client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    /// The session it goes under: a WebSocket or a streaming response
+    /// ends with it.
+    session: SessionTerms,
+}
+
+/// The session a request goes under: its key id (for `X-Embed-Key`) and
+/// what ties a WebSocket or a streaming response to it.
+struct SessionTerms {
+    kid: String,
+    issued: u64,
+    exp: u64,
 }
 
 /// Turns the client's request into the upstream's: headers cleaned, the
@@ -329,6 +426,7 @@ fn prepare_forward(
     mut req: Request<Incoming>,
     path_and_query: Option<String>,
     identity: &Identity<'_, impl AsRef<str>>,
+    session: SessionTerms,
     client_ip: Option<&HeaderValue>,
 ) -> Result<Forward, Refused> {
     let route = &state.routes[route_idx];
@@ -340,12 +438,11 @@ fn prepare_forward(
     // Room for what is added below (forwarding, identity, key, host) in
     // one growth of the map, not several.
     h.reserve(8 + identity.attrs.len());
-    headers::remove_hop_by_hop(h);
-    headers::strip_client_identity(h, &route.cfg, &route.attr_prefix_lower);
+    state.hygiene.clean_request(h);
     headers::strip_own_cookies(h, &state.cookie_prefix);
     // `Host` is replaced by the upstream's (`Upstream::send`).
     headers::set_forwarded(h, client_ip, state.https, host);
-    if headers::set_identity(h, &route.cfg, identity.kid, identity.sub, identity.attrs).is_err() {
+    if headers::set_identity(h, &route.cfg, &session.kid, identity.sub, identity.attrs).is_err() {
         // Control characters in a signed user id or attribute: refuse
         // rather than send a header the backend could misread.
         return Err((Some(route_idx), Refusal::url(Reason::Malformed)));
@@ -377,6 +474,7 @@ fn prepare_forward(
     Ok(Forward {
         req: Request::from_parts(parts, body),
         client_upgrade,
+        session,
     })
 }
 
@@ -391,6 +489,7 @@ async fn send_upstream(
     let Forward {
         req: upstream_req,
         client_upgrade,
+        session,
     } = fwd;
     let (mut resp, took) = match state.upstream.send(route_idx, upstream_req).await {
         Ok(r) => r,
@@ -399,14 +498,42 @@ async fn send_upstream(
     state.metrics.upstream_latency(route_idx, took);
     state.metrics.request(Some(route_idx), Outcome::Forwarded);
 
-    if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
-        if let Some(client) = client_upgrade {
-            let upstream = hyper::upgrade::on(&mut resp);
-            websocket::splice(client, upstream);
-            return resp;
-        }
+    // What stays open (a WebSocket, a body still to come) lasts no longer
+    // than its session; checked again first, since the secret may have
+    // changed while the upstream answered. A body of a small known length
+    // is sent in one go, not streamed.
+    let body = resp.body();
+    let upgrade = resp.status() == StatusCode::SWITCHING_PROTOCOLS && client_upgrade.is_some();
+    let stream = !body.is_end_stream() && body.size_hint().exact().is_none_or(|n| n > STREAM_MIN);
+    if !(upgrade || stream) {
+        headers::remove_hop_by_hop(resp.headers_mut());
+        return with_session_cookie(resp, set_cookie);
+    }
+    let mut watch = state
+        .revocations
+        .watch(session.kid, session.issued, session.exp);
+    if let Err(why) = watch.check_now() {
+        let e = match why {
+            Ended::Revoked => SessionError::Revoked,
+            Ended::Expired => SessionError::Expired,
+        };
+        return state.refuse(Some(route_idx), Refusal::session(e));
+    }
+    if let (true, Some(client)) = (upgrade, client_upgrade) {
+        let upstream = hyper::upgrade::on(&mut resp);
+        websocket::splice(client, upstream, watch);
+        return resp;
     }
     headers::remove_hop_by_hop(resp.headers_mut());
+    let resp = resp.map(|body| UnsyncBoxBody::new(Revocable::new(body, watch)));
+    with_session_cookie(resp, set_cookie)
+}
+
+/// The response to a verified signed URL carries its new session.
+fn with_session_cookie(
+    mut resp: Response<ProxyBody>,
+    set_cookie: Option<HeaderValue>,
+) -> Response<ProxyBody> {
     if let Some(c) = set_cookie {
         let h = resp.headers_mut();
         h.append(header::SET_COOKIE, c);

@@ -46,6 +46,9 @@ pub enum UpstreamError {
     Unavailable,
     /// Connect or response headers took too long: 504.
     Timeout,
+    /// The client's own request body broke off or was malformed (a bad
+    /// chunk size, say) while it was sent on: 400, not the upstream's fault.
+    ClientBody,
 }
 
 /// The connections of every route.
@@ -139,6 +142,10 @@ impl Upstream {
         {
             Err(Failure::Timeout) => Err(UpstreamError::Timeout),
             Ok(resp) => Ok((resp, started.elapsed())),
+            Err(Failure::Error(e)) if is_client_body_error(e.as_ref()) => {
+                tracing::debug!(error = %e, "the client's request body failed on its way upstream");
+                Err(UpstreamError::ClientBody)
+            }
             Err(Failure::Error(e)) => {
                 let timed_out = is_timeout(e.as_ref());
                 tracing::warn!(error = %e, timed_out, "upstream request failed");
@@ -396,6 +403,12 @@ impl Drop for PooledBody {
             self.release();
         }
     }
+}
+
+/// Whether the exchange failed on the body being sent: the client's.
+fn is_client_body_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.downcast_ref::<hyper::Error>()
+        .is_some_and(hyper::Error::is_user)
 }
 
 fn is_timeout(e: &(dyn std::error::Error + 'static)) -> bool {

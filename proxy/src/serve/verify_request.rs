@@ -26,30 +26,61 @@ pub struct Verified {
 /// Whether the query has a parameter whose (decoded) name starts with `eg_`
 /// (`eg_jwt` included): then the request is a signed URL, and must verify.
 pub fn has_eg_params(query: &str) -> bool {
-    query.split('&').any(|piece| {
-        let name = piece.split_once('=').map_or(piece, |(n, _)| n);
-        let mut decoded = [0u8; 3];
-        let mut n = 0;
-        let b = name.as_bytes();
-        let mut i = 0;
-        while n < 3 && i < b.len() {
-            if b[i] == b'%' && i + 2 < b.len() {
-                let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(v) => {
-                        decoded[n] = v;
-                        i += 3;
-                    }
-                    None => return false,
+    query.split('&').any(is_eg_param)
+}
+
+/// Whether a `name=value` piece of a query has a name that starts with
+/// `eg_` once decoded.
+fn is_eg_param(piece: &str) -> bool {
+    let name = piece.split_once('=').map_or(piece, |(n, _)| n);
+    let mut decoded = [0u8; 3];
+    let mut n = 0;
+    let b = name.as_bytes();
+    let mut i = 0;
+    while n < 3 && i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
+            match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                Some(v) => {
+                    decoded[n] = v;
+                    i += 3;
                 }
-            } else {
-                decoded[n] = b[i];
-                i += 1;
+                None => return false,
             }
-            n += 1;
+        } else {
+            decoded[n] = b[i];
+            i += 1;
         }
-        n == 3 && &decoded == b"eg_"
-    })
+        n += 1;
+    }
+    n == 3 && &decoded == b"eg_"
+}
+
+/// The query without its `eg_` parameters (in any spelling), the others
+/// as they are: what goes upstream when a refused signed URL is served
+/// under the request's session instead.
+pub fn strip_eg_params(query: &str) -> String {
+    let mut out = String::with_capacity(query.len());
+    for piece in query.split('&').filter(|p| !is_eg_param(p)) {
+        if !out.is_empty() {
+            out.push('&');
+        }
+        out.push_str(piece);
+    }
+    out
+}
+
+/// The `eg_kid` of a query, when it is spelled plainly and looks like a
+/// client id (for logs: never anything else of the URL).
+pub fn eg_kid(query: &str) -> Option<&str> {
+    query
+        .split('&')
+        .find_map(|p| p.strip_prefix("eg_kid="))
+        .filter(|k| {
+            (1..=64).contains(&k.len())
+                && k.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        })
 }
 
 /// Spec §3 for one request: EG1 steps 1–8, or EGJ1 steps 1–10.
@@ -102,5 +133,25 @@ mod tests {
         assert!(!has_eg_params("EG_kid=1"));
         assert!(!has_eg_params("q=eg_x&egg=1&e=2"));
         assert!(!has_eg_params(""));
+    }
+
+    #[test]
+    fn eg_params_are_stripped_in_any_spelling() {
+        assert_eq!(
+            strip_eg_params("a=1&eg_kid=k&b=%65g&%65g_sig=s&eg%5Fnonce=n&c"),
+            "a=1&b=%65g&c"
+        );
+        assert_eq!(strip_eg_params("eg_kid=k&eg_sig=s"), "");
+        assert_eq!(strip_eg_params("egg=1&EG_x=2"), "egg=1&EG_x=2");
+    }
+
+    #[test]
+    fn only_a_plain_kid_is_logged() {
+        assert_eq!(
+            eg_kid("a=1&eg_kid=ek_live_4f9c2a&eg_sig=x"),
+            Some("ek_live_4f9c2a")
+        );
+        assert_eq!(eg_kid("eg_kid=a%0Ab"), None);
+        assert_eq!(eg_kid("eg_sig=x"), None);
     }
 }

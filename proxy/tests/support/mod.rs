@@ -293,6 +293,23 @@ impl TestStore {
 
 /// A config for the proxy in front of `backend`, on ephemeral ports.
 pub fn config_toml(store: &TestStore, backend: &Backend, extra: &str) -> String {
+    config_toml_for(store, backend.addr, extra)
+}
+
+/// A config for the proxy in front of the backend at `upstream`, on
+/// ephemeral ports. `extra` goes into the one route (`/d/`, with
+/// `/public/` as a session path), or starts tables of its own. The route
+/// forwards a verified signed URL (`on_success = "forward"`, which most
+/// tests look through to the backend) unless `extra` sets `on_success`
+/// for it; routes that `extra` adds set their own.
+pub fn config_toml_for(store: &TestStore, upstream: SocketAddr, extra: &str) -> String {
+    // Only the route's own keys count (not those of tables after it).
+    let route_keys = extra.split("\n[").next().unwrap_or_default();
+    let on_success = if route_keys.contains("on_success") {
+        ""
+    } else {
+        "on_success = \"forward\""
+    };
     format!(
         r#"
 [listen]
@@ -312,13 +329,13 @@ response_timeout = "10s"
 
 [[routes]]
 prefix = "/d/"
-upstream = "http://{backend}"
+upstream = "http://{upstream}"
 session_paths = ["/public/"]
+{on_success}
 {extra}
 "#,
         url = store.url,
         key = store.key_file.display(),
-        backend = backend.addr,
     )
 }
 

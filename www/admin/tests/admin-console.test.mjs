@@ -76,6 +76,8 @@ public_host = "${HOST}"
 [[routes]]
 prefix = "/d/"
 upstream = "http://127.0.0.1:${backend.address().port}"
+# The tests read a verified URL's answer (200) rather than follow a redirect.
+on_success = "forward"
 `);
   proxy = spawn(BIN, ['serve', '--config', cfg], {
     env: { ...process.env, EMBEDGATE_MASTER_KEY: MASTER_KEY, EMBEDGATE_LOG: 'warn' },

@@ -135,8 +135,8 @@ li {{ margin: .3em 0; }}
 <h2>Try</h2>
 <ul>
   <li><b>Reload this page</b>: a new URL is signed each time, so it keeps working.</li>
-  <li><a href="{url_attr}" target="_blank" rel="noreferrer">Open the iframe's URL again</a>: it was already used → <code>403 replayed</code>.</li>
-  <li><a href="{tampered_attr}" target="_blank" rel="noreferrer">Open a tampered copy</a> (<code>eg_sub</code> changed to <code>admin</code>) → <code>403 bad_signature</code>.</li>
+  <li><a href="{url_attr}" target="_blank" rel="noreferrer">Open the iframe's URL again</a> in a private window (no session cookie): it was already used → <code>403 replayed</code>. In this browser it is served under the session its first use opened, as <code>{user}</code>, without its <code>eg_</code> parameters.</li>
+  <li><a href="{tampered_attr}" target="_blank" rel="noreferrer">Open a tampered copy</a> (<code>eg_sub</code> changed to <code>admin</code>) in a private window → <code>403 bad_signature</code> (here, again the session's user, never <code>admin</code>).</li>
   <li>Deactivate the secret with the command printed by <code>cargo xtask demo</code> → the next reload gets <code>403 key_inactive</code> and the open dashboard's API calls get <code>403 session_revoked</code>.</li>
   <li>Admin listener: <a href="{admin}" target="_blank">{admin}</a></li>
 </ul>

@@ -131,6 +131,9 @@ name = "dashboards"
 prefix = "{DASHBOARD_PREFIX}"
 upstream = "http://{backend}"
 session_paths = ["{ASSETS_PREFIX}", "{API_PREFIX}"]
+# The demo shows the verified request reaching the backend (and its printed
+# curl example answers 200 the first time): forward rather than redirect.
+on_success = "forward"
 "#,
             key_file = master_key_file.display(),
         );

@@ -243,10 +243,11 @@ pub struct AdminConfig {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OnSuccess {
-    /// Forward the request upstream (minus the `eg_` parameters).
-    #[default]
+    /// Forward the request upstream (minus the `eg_` parameters): for
+    /// API-style embeds that cannot follow a redirect.
     Forward,
     /// Answer 303 to the clean URL, so the signature leaves the address bar.
+    #[default]
     Redirect,
 }
 

@@ -31,7 +31,7 @@ fn defaults_and_env_overrides() {
     assert_eq!(c.verify.skew, 60);
     assert_eq!(c.routes[0].name, "d");
     assert_eq!(c.routes[0].user_header.as_str(), "x-embed-user");
-    assert_eq!(c.routes[0].on_success, OnSuccess::Forward);
+    assert_eq!(c.routes[0].on_success, OnSuccess::Redirect);
     assert_eq!(c.public_addr, "127.0.0.1:8080".parse().unwrap());
     assert_eq!(c.admin_addr, Some("127.0.0.1:8081".parse().unwrap()));
     assert_eq!(c.metrics_addr, None);
