@@ -35,7 +35,6 @@ async fn slowloris(addr: std::net::SocketAddr, limit: Duration) -> Option<Durati
 }
 
 #[tokio::test]
-#[ignore = "needs [limits] from the config branch"]
 async fn slowloris_connections_are_closed_at_the_header_timeout() {
     let lab = Lab::start(Setup {
         tail: "[limits]\nheader_read_timeout = \"2s\"\nkeepalive_idle_timeout = \"30s\"\n",
