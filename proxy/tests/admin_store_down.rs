@@ -101,6 +101,7 @@ public_host = "{HOST}"
 [[routes]]
 prefix = "/d/"
 upstream = "http://{backend}"
+on_success = "forward"
 "#,
         key = key_file.display(),
         backend = backend.addr,

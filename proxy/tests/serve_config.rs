@@ -245,7 +245,13 @@ async fn config_init_passes_check_and_serves_on_a_host_name_with_the_owner_token
     // localhost:0 was resolved to a loopback address.
     assert!(public.ip().is_loopback(), "{public}");
 
+    // The default: the signed URL is answered with a redirect to itself
+    // without its signature, and a session cookie that the page then uses.
     let got = get(public, &sign(&kid, &secret, "/d/board", "alice", &[]), &[]).await;
+    assert_eq!(got.status, StatusCode::SEE_OTHER);
+    assert_eq!(got.headers["location"], "/d/board");
+    let cookie = got.cookie().expect("a session cookie");
+    let got = get(public, "/d/board", &[("cookie", &cookie)]).await;
     assert_eq!(got.status, StatusCode::OK);
     assert_eq!(got.backend_header("x-embed-user").unwrap(), ["alice"]);
 

@@ -221,7 +221,7 @@ async fn a_damaged_credential_withholds_only_its_route() {
     let (kid, secret) = store.create_secret("main", &[]);
     let extra = format!(
         "upstream_auth = {{ header = \"Authorization\", credential = \"backend-token\", prefix = \"Bearer \" }}\n\
-         \n[[routes]]\nname = \"reports\"\nprefix = \"/r/\"\nupstream = \"http://{}\"\n",
+         \n[[routes]]\nname = \"reports\"\nprefix = \"/r/\"\nupstream = \"http://{}\"\non_success = \"forward\"\n",
         backend.addr
     );
     let toml = config_toml(&store, &backend, &extra);
