@@ -40,6 +40,7 @@ insecure_dev_cookies = true
 name = "d"
 prefix = "/d/"
 upstream = "http://127.0.0.1:$BP"
+on_success = "forward"
 TOML
 WARM=300
 "$DEV" bench presign --kid "$KID" --secret-file "$DIR/secret" --url https://bench.local/d/data.json --count $((N + WARM + 1)) --out "$DIR/urls"
