@@ -1,6 +1,8 @@
 //! A refused page load answered as a page: when a browser navigates a
 //! document or a frame (`Sec-Fetch-Mode: navigate`, `Sec-Fetch-Dest:
-//! document`, `iframe` or `frame`) and the proxy refuses, it answers a
+//! document`, `iframe` or `frame`; without `Sec-Fetch-*` headers, which
+//! browsers send only to secure origins, an `Accept` naming `text/html`)
+//! and the proxy refuses, it answers a
 //! small HTML page instead of the JSON body, with the same status and
 //! `Embedgate-Reason`: the reason code, one sentence for a person, nothing
 //! internal. Its script posts `{type: "embedgate:error", reason}` to the
@@ -79,14 +81,29 @@ impl RefusalPage {
     }
 }
 
-/// Whether the request is a browser navigating a document or a frame.
+/// Whether the request is a browser navigating a document or a frame:
+/// by its `Sec-Fetch-*` headers when it has them; without them (browsers
+/// send them only to secure origins, so not over plain-http development
+/// setups), by an `Accept` that names `text/html`, as a browser's
+/// navigation does and `fetch`, `curl` or an API client do not by default.
 fn is_navigation(h: &HeaderMap) -> bool {
+    let value = |name: &str| h.get(name).and_then(|v| v.to_str().ok());
     let is = |name: &str, values: &[&str]| {
-        h.get(name)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| values.iter().any(|x| v.eq_ignore_ascii_case(x)))
+        value(name).is_some_and(|v| values.iter().any(|x| v.eq_ignore_ascii_case(x)))
     };
-    is("sec-fetch-mode", &["navigate"]) && is("sec-fetch-dest", &["document", "iframe", "frame"])
+    if h.contains_key("sec-fetch-mode") {
+        return is("sec-fetch-mode", &["navigate"])
+            && is("sec-fetch-dest", &["document", "iframe", "frame"]);
+    }
+    value("accept").is_some_and(|a| {
+        a.split(',').any(|t| {
+            t.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("text/html")
+        })
+    })
 }
 
 /// One sentence per reason, for a person looking at the frame. Says what
@@ -147,6 +164,28 @@ mod tests {
         assert!(RefusalPage::for_request(&fetch).navigation.is_none());
         let plain = Request::get("/d/sales").body(()).unwrap_or_default();
         assert!(RefusalPage::for_request(&plain).navigation.is_none());
+        // Without Sec-Fetch headers (plain http): a browser's navigation
+        // asks for HTML; fetch and curl ask for anything.
+        let accept = |a: &str| {
+            let r = Request::get("/d/sales")
+                .header("accept", a)
+                .body(())
+                .unwrap_or_default();
+            RefusalPage::for_request(&r).navigation.is_some()
+        };
+        assert!(accept(
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+        ));
+        assert!(!accept("*/*"));
+        assert!(!accept("application/json"));
+        assert!(!accept("text/html-fragment"));
+        // Sec-Fetch headers win over Accept.
+        let cors = Request::get("/d/sales")
+            .header("sec-fetch-mode", "cors")
+            .header("accept", "text/html")
+            .body(())
+            .unwrap_or_default();
+        assert!(RefusalPage::for_request(&cors).navigation.is_none());
     }
 
     #[test]
