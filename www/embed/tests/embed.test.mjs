@@ -22,7 +22,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
@@ -261,6 +261,21 @@ async function openHost(query) {
 const dashboardFrame = (page) => page.frames().find((f) => f.url().startsWith(`${proxyOrigin}/d/`));
 
 // ------------------------------------------------------------------ tests
+
+test('the package is complete: every file its package.json names exists', async () => {
+  const pkgDir = join(ROOT, 'www/embed');
+  const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8'));
+  assert.equal(pkg.name, '@embedgate/embed');
+  assert.match(pkg.version, /^\d+\.\d+\.\d+$/);
+  assert.equal(pkg.repository.directory, 'www/embed');
+  assert.ok(pkg.homepage && pkg.bugs.url);
+  const named = [pkg.main, pkg.types, pkg.exports['.'].types, pkg.exports['.'].default, ...pkg.files];
+  for (const f of named) assert.ok(existsSync(join(pkgDir, f)), `${f} is named by package.json but missing`);
+  assert.match(readFileSync(join(pkgDir, pkg.types), 'utf8'), /export function createEmbed\(options: EmbedOptions\): Embed;/);
+  const mod = await import(join(pkgDir, pkg.exports['.'].default));
+  assert.equal(typeof mod.createEmbed, 'function');
+  assert.throws(() => mod.createEmbed({}), TypeError);
+});
 
 /** One host page for 65 s: the dashboard stays usable, never reloads. */
 async function staysLive(scheme, sub) {
