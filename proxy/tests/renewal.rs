@@ -1,6 +1,7 @@
 //! The embed SDK's session paths (`/.embedgate/open`, `renew`, `watch`)
 //! and the refusal page of a navigation, over real HTTP: the proxy
 //! in-process, a real backend, a real SQLite store.
+#![allow(clippy::unwrap_used)]
 
 mod support;
 
