@@ -18,7 +18,8 @@
 // - a tampered first URL shows onError("bad_signature"), by the proxy's
 //   refusal page;
 // - the session page posts to the origin its URL names and to no other;
-//   messages from anywhere else are ignored.
+//   messages from anywhere else are ignored;
+// - the npm package names only files that exist, and its types.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFile } from 'node:child_process';
@@ -331,6 +332,7 @@ test('deactivating the secret shows onError("session_revoked") in the host page 
   const deactivated = Date.now();
   const error = await waitFor('onError', async () => (await h.events()).find((e) => e.type === 'error'), 15_000);
   assert.equal(error.reason, 'session_revoked');
+  console.log(`onError("session_revoked") ${error.t - deactivated} ms after \`embedgate secrets deactivate\` returned`);
   assert.ok(error.t - deactivated < 5000, `onError came ${error.t - deactivated} ms after the deactivation`);
   // The dashboard's own requests are refused now too (JSON, not a page).
   await waitFor('a refused API call', () => frame.evaluate(() => window.stats.bad.length > 0), 10_000);
