@@ -85,6 +85,8 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         );
     status(console)?;
 
+    embed_sdk()?;
+
     step("independent implementation cross-check (Python standard library)");
     toolchain::ensure_python()?;
     cargo(&["build", "-p", "embedgate", "--locked"])?;
@@ -113,6 +115,32 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// The host-page embed SDK (`www/embed/`) in headless Chromium against a
+/// real `embedgate serve` (`www/embed/tests`): a dashboard kept live for
+/// three session lengths by renewals (EG1 and EGJ1), revocation and
+/// refusals reported to the host page. About two minutes.
+fn embed_sdk() -> anyhow::Result<()> {
+    step("embed SDK (www/embed) in headless Chromium: renewal for 65 s at max_session = 20, revocation, refusals");
+    let root = crate::root();
+    for file in [
+        "www/embed/embed.js",
+        "www/embed/embed.d.ts",
+        "www/embed/package.json",
+        "www/embed/tests/embed.test.mjs",
+    ] {
+        crate::ensure(root.join(file).is_file(), || format!("{file} is missing"))?;
+    }
+    let chromium = toolchain::ensure_chromium()?;
+    toolchain::ensure_npm_deps("www/embed/tests")?;
+    cargo(&["build", "-p", "embedgate", "--locked"])?;
+    let mut node = Command::new("node");
+    node.args(["--test", "--test-concurrency=1", "embed.test.mjs"])
+        .current_dir(root.join("www/embed/tests"))
+        .env("CHROMIUM", chromium)
+        .env("EMBEDGATE_BIN", root.join("target/debug/embedgate"));
+    status(node)
 }
 
 /// The Python signer: installed into `target/py-venv`, `mypy --strict` on

@@ -62,9 +62,14 @@ pub enum Outcome {
     UpstreamUnavailable,
     /// The upstream was too slow (504).
     UpstreamTimeout,
+    /// A signed `/.embedgate/open` or `/.embedgate/renew` URL opened a
+    /// session (`renewal.rs`).
+    Renewed,
+    /// A renewal for another user than the request's live session.
+    SessionMismatch,
 }
 
-const OUTCOMES: usize = 11 + Reason::ALL.len();
+const OUTCOMES: usize = 13 + Reason::ALL.len();
 
 impl Outcome {
     fn index(self) -> usize {
@@ -81,6 +86,8 @@ impl Outcome {
             Outcome::UpstreamTimeout => 9,
             Outcome::ReplayUnavailable => 10,
             Outcome::Refused(r) => 11 + Reason::ALL.iter().position(|x| *x == r).unwrap_or(0),
+            Outcome::Renewed => 11 + Reason::ALL.len(),
+            Outcome::SessionMismatch => 12 + Reason::ALL.len(),
         }
     }
 
@@ -97,6 +104,8 @@ impl Outcome {
             8 => "upstream_unavailable",
             9 => "upstream_timeout",
             10 => "replay_unavailable",
+            n if n == 11 + Reason::ALL.len() => "renewed",
+            n if n == 12 + Reason::ALL.len() => "session_mismatch",
             n => Reason::ALL.get(n - 11).map_or("other", |r| r.as_str()),
         }
     }

@@ -11,7 +11,9 @@
 //! accept loop here), the admin and metrics listeners (`admin.rs`; metrics
 //! in `metrics.rs`, `process_metrics.rs`), `last_used_at` (`usage.rs`),
 //! graceful shutdown (`shutdown.rs`), the start-time checks of `serve
-//! --check` (`preflight.rs`).
+//! --check` (`preflight.rs`). The embed SDK's session paths under
+//! `/.embedgate/` are `renewal.rs`; a refused page load is answered as a
+//! page (`refusal_page.rs`, pages built by `html_page.rs`).
 //!
 //! Start it in-process with [`Server::bind`] (or [`Server::bind_with_source`]
 //! for another secret source) and [`Server::run`], or in one call with [`run`].
@@ -26,10 +28,13 @@ pub mod config;
 mod connection_deadline;
 mod expiry_purge;
 mod headers;
+mod html_page;
 mod metrics;
 pub mod preflight;
 mod process_metrics;
 mod refusal;
+mod refusal_page;
+mod renewal;
 mod replay;
 mod replay_cache;
 mod replay_redis;

@@ -66,6 +66,14 @@ impl Refusal {
         outcome: Outcome::SessionOutOfScope,
     };
 
+    /// 403: a renewal (`renewal.rs`) for another user than the live
+    /// session of its route in the same request.
+    pub const SESSION_MISMATCH: Refusal = Refusal {
+        status: StatusCode::FORBIDDEN,
+        code: "session_mismatch",
+        outcome: Outcome::SessionMismatch,
+    };
+
     /// 404: no route serves this path.
     pub const NO_ROUTE: Refusal = Refusal {
         status: StatusCode::NOT_FOUND,
@@ -109,7 +117,8 @@ impl Refusal {
         }
     }
 
-    /// The response.
+    /// The response. It carries the refusal in its extensions (never sent),
+    /// so a navigation's refusal can become a page (`refusal_page.rs`).
     pub fn response(self) -> Response<ProxyBody> {
         let body = format!("{{\"error\":\"{}\"}}", self.code);
         let mut resp = Response::new(full(body));
@@ -121,6 +130,7 @@ impl Refusal {
         );
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         h.insert("embedgate-reason", HeaderValue::from_static(self.code));
+        resp.extensions_mut().insert(self);
         resp
     }
 }

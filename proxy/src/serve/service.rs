@@ -23,6 +23,8 @@ use super::config::{OnSuccess, RouteConfig};
 use super::headers::{self, Hygiene};
 use super::metrics::{Metrics, Outcome};
 use super::refusal::{full, Refusal};
+use super::refusal_page::RefusalPage;
+use super::renewal;
 use super::replay::Replay;
 use super::revocation::{Ended, Revocable, Revocations};
 use super::secret_cache::SecretCache;
@@ -69,7 +71,7 @@ struct Identity<'a, A: AsRef<str>> {
 
 impl State {
     /// The route whose prefix covers `path` (the longest one).
-    fn route_for(&self, path: &str) -> Option<usize> {
+    pub(super) fn route_for(&self, path: &str) -> Option<usize> {
         self.routes
             .iter()
             .enumerate()
@@ -97,7 +99,7 @@ impl State {
         )
     }
 
-    fn refuse(&self, route: Option<usize>, r: Refusal) -> Response<ProxyBody> {
+    pub(super) fn refuse(&self, route: Option<usize>, r: Refusal) -> Response<ProxyBody> {
         self.metrics.request(route, r.outcome);
         let name = route.map_or("none", |i| self.routes[i].cfg.name.as_str());
         tracing::info!(
@@ -125,20 +127,28 @@ pub(crate) async fn handle(
     client_ip: Option<HeaderValue>,
 ) -> Response<ProxyBody> {
     let now = unix_now();
+    // A refused page load is answered as a page (`refusal_page.rs`); the
+    // embed SDK's own paths are answered by `renewal.rs`.
+    let page = RefusalPage::for_request(&req);
+    if renewal::is_reserved(req.uri().path()) {
+        return page.answer(renewal::handle(&state, req, now).await);
+    }
     let signed = req.uri().query().is_some_and(verify_request::has_eg_params);
     if signed {
-        return handle_signed(state, req, client_ip, now).await;
+        return page.answer(handle_signed(state, req, client_ip, now).await);
     }
     // A session request has nothing to wait for before the upstream: its
     // checks run synchronously, so what they hold (the decoded cookie, the
     // identity) never lives in the request's future.
-    match session_request(&state, req, client_ip.as_ref(), now, None) {
-        Ok((route_idx, fwd)) => send_upstream(&state, route_idx, fwd, None).await,
-        Err((route, r)) => state.refuse(route, r),
-    }
+    page.answer(
+        match session_request(&state, req, client_ip.as_ref(), now, None) {
+            Ok((route_idx, fwd)) => send_upstream(&state, route_idx, fwd, None).await,
+            Err((route, r)) => state.refuse(route, r),
+        },
+    )
 }
 
-fn request_host(req: &Request<Incoming>) -> Option<HeaderValue> {
+pub(super) fn request_host(req: &Request<Incoming>) -> Option<HeaderValue> {
     req.headers().get(header::HOST).cloned().or_else(|| {
         req.uri()
             .authority()

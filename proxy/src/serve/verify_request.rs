@@ -92,12 +92,75 @@ pub async fn verify(
     policy: &VerifyPolicy,
     now: u64,
 ) -> Result<Verified, Refusal> {
+    verify_steps(
+        host,
+        path_and_query,
+        cache,
+        replay,
+        policy,
+        now,
+        ScopeOf::Url,
+    )
+    .await
+}
+
+/// Spec §3 for a URL whose signed query names the path its scope is
+/// checked for (a renewal, `renewal.rs`, names the dashboard it renews):
+/// every step but the last, which the caller takes on that path once it
+/// has read it from the verified query (`secret.key().covers(path)`,
+/// refused as `out_of_scope`). The nonce is claimed as for any URL.
+pub async fn verify_except_scope(
+    host: &str,
+    path_and_query: &str,
+    cache: &SecretCache,
+    replay: &Replay,
+    policy: &VerifyPolicy,
+    now: u64,
+) -> Result<Verified, Refusal> {
+    verify_steps(
+        host,
+        path_and_query,
+        cache,
+        replay,
+        policy,
+        now,
+        ScopeOf::Caller,
+    )
+    .await
+}
+
+/// Whose path the scope step checks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ScopeOf {
+    /// The URL's own path (the core's step).
+    Url,
+    /// A path the caller checks after verification.
+    Caller,
+}
+
+async fn verify_steps(
+    host: &str,
+    path_and_query: &str,
+    cache: &SecretCache,
+    replay: &Replay,
+    policy: &VerifyPolicy,
+    now: u64,
+    scope: ScopeOf,
+) -> Result<Verified, Refusal> {
     let unverified = UnverifiedEmbedUrl::from_request(host, path_and_query)
         .map_err(|e| Refusal::url(e.reason()))?;
     let secret = cache.get(unverified.kid());
-    let authentic = unverified
-        .authenticate(&Pinned(secret.as_deref()), now, policy)
-        .map_err(|e| Refusal::url(e.reason()))?;
+    // For `ScopeOf::Caller` the core checks against the key without its
+    // scopes, so its scope step passes and the caller's decides.
+    let unscoped = match (scope, secret.as_deref()) {
+        (ScopeOf::Caller, Some(s)) => Some(s.key().clone().with_scopes(Vec::new())),
+        _ => None,
+    };
+    let authentic = match &unscoped {
+        Some(key) => unverified.authenticate_with(key, now, policy),
+        None => unverified.authenticate(&Pinned(secret.as_deref()), now, policy),
+    }
+    .map_err(|e| Refusal::url(e.reason()))?;
     let check = match replay
         .claim(
             authentic.kid(),
