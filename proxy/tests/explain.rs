@@ -218,3 +218,51 @@ fn out_of_scope_and_the_policy_from_the_config() {
     assert_eq!(v["policy"]["skew"], 0);
     assert_eq!(v["host_from"], "verify.public_host");
 }
+
+/// The embed SDK's session URLs (`/.embedgate/open`, `/renew`) are judged
+/// as the proxy judges them: the secret's scopes apply to the dashboard
+/// path they name, not to the session path.
+#[test]
+fn session_urls_of_the_embed_sdk_are_scoped_on_the_path_they_name() {
+    let store = TestStore::new();
+    let (kid, secret) = store.create_secret("sales-only", &["/d/sales"]);
+    let now = now();
+    let session_url = |path: &str| {
+        let query = format!("origin=https%3A%2F%2Fapp.example&path={path}");
+        absolute(&sign_with(
+            &kid,
+            &secret,
+            &format!("/.embedgate/open?{query}"),
+            "alice",
+            &[],
+            now + 300,
+            &nonce(),
+        ))
+    };
+    let o = explain(&store, &[&session_url("%2Fd%2Fsales%2Fq1"), "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    assert_eq!(json(&o)["result"], "ok");
+    let o = explain(&store, &[&session_url("%2Fd%2Fother"), "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert_eq!(json(&o)["result"], "out_of_scope", "{}", out(&o));
+    // A plain URL under the scope, and outside it.
+    let plain = |path: &str| {
+        absolute(&sign_with(
+            &kid,
+            &secret,
+            path,
+            "alice",
+            &[],
+            now + 300,
+            &nonce(),
+        ))
+    };
+    assert_eq!(
+        json(&explain(&store, &[&plain("/d/sales"), "--json"]))["result"],
+        "ok"
+    );
+    assert_eq!(
+        json(&explain(&store, &[&plain("/d/other"), "--json"]))["result"],
+        "out_of_scope"
+    );
+}

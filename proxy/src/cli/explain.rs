@@ -211,14 +211,33 @@ fn explain(
         .context("cannot decrypt the secret")?;
     let key = EmbedKey::new(value.as_bytes())
         .with_active(secret.active)
-        .with_expires_at(secret.expires_at.and_then(|t| u64::try_from(t).ok()))
-        .with_scopes(secret.scopes.clone());
+        .with_expires_at(secret.expires_at.and_then(|t| u64::try_from(t).ok()));
     drop(value);
-    let path = path_of(&request.target);
+    let mut path = path_of(&request.target);
     let exp = exp_of(&request.target);
-    let verdict = url
+    // Every step but the scope, which is judged as the proxy does: on the
+    // URL's path, or for a session URL of the embed SDK
+    // (`/.embedgate/open`, `/renew`) on the dashboard path it names.
+    let verdict = match url
         .authenticate_with(&key, now, policy)
-        .and_then(|a| a.accept(NonceCheck::NotTracked));
+        .and_then(|a| a.accept(NonceCheck::NotTracked))
+    {
+        Ok(v) => {
+            if let Some(named) = embedgate::serve::scoped_path(v.path(), &v.forward_query()) {
+                path = named;
+            }
+            let scopes = EmbedKey::new(b"").with_scopes(secret.scopes.clone());
+            if scopes.covers(&path) {
+                Ok(v)
+            } else {
+                Err((
+                    Reason::OutOfScope,
+                    "the path lies outside the secret's scopes",
+                ))
+            }
+        }
+        Err(err) => Err((err.reason(), err.detail())),
+    };
     match verdict {
         Ok(v) => {
             e.verified = Some(json!({
@@ -235,10 +254,10 @@ the proxy also accepts each eg_nonce once (replayed), which cannot be checked he
                 v.session_secs()
             )];
         }
-        Err(err) => {
-            e.result = err.code();
-            e.detail = err.detail().to_owned();
-            e.checks = match err.reason() {
+        Err((reason, detail)) => {
+            e.result = reason.as_str();
+            e.detail = detail.to_owned();
+            e.checks = match reason {
                 Reason::KeyInactive => checks_inactive(&secret, now),
                 Reason::BadSignature => checks_bad_signature(&secret, request, host_from),
                 Reason::Expired => checks_expired(exp, now, policy),

@@ -73,6 +73,7 @@ pub use config::Config;
 use config::LimitsConfig;
 use connection_deadline::{Deadline, GuardedBody};
 pub use metrics::AdminMetrics;
+pub use renewal::scoped_path;
 use secret_cache::{CredentialSpec, SecretCache};
 pub use secret_source::{SecretRecord, SecretSource};
 use service::{Route, State};

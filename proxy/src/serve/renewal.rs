@@ -81,6 +81,18 @@ impl Endpoint {
     }
 }
 
+/// The dashboard path a verified session URL (`/.embedgate/open` or
+/// `/renew`, its content query `forward_query`) names: where the secret's
+/// scopes apply, rather than the session path itself. `None` for any other
+/// URL, or a query the proxy would refuse. (For `embedgate explain`, which
+/// must judge scopes as the proxy does.)
+pub fn scoped_path(path: &str, forward_query: &str) -> Option<String> {
+    matches!(Endpoint::of(path), Some(Endpoint::Open | Endpoint::Renew))
+        .then(|| Target::from_query(forward_query))
+        .flatten()
+        .map(|t| t.path)
+}
+
 /// Whether `path` (as requested) is one of the proxy's own.
 pub(crate) fn is_reserved(path: &str) -> bool {
     path.starts_with(PREFIX)
