@@ -42,11 +42,11 @@ const FAMILIES: &[(&str, OpenMetricsType)] = &[
     ("process_max_fds", OpenMetricsType::Gauge),
     ("process_start_time_seconds", OpenMetricsType::Gauge),
     ("process_threads", OpenMetricsType::Gauge),
-    // `embedgate_request_duration_seconds` (histogram) and
-    // `embedgate_upstream_responses` (counter) appear once service.rs
-    // calls `Metrics::request_finished` and `Metrics::upstream_status`
-    // (their encoding is tested in `serve/metrics.rs`); add them here
-    // with that change.
+    (
+        "embedgate_request_duration_seconds",
+        OpenMetricsType::Histogram,
+    ),
+    ("embedgate_upstream_responses", OpenMetricsType::Counter),
 ];
 
 /// The names of the families of a proxy before the port to
@@ -139,6 +139,10 @@ async fn every_family_after_one_request_of_each_kind_parses_as_openmetrics() {
     // The session: checked, forwarded.
     let session = get(p.public, "/d/y", &[("cookie", &cookie)]).await;
     assert_eq!(session.status, StatusCode::OK);
+    // The session again, to a path the backend answers with a 400 (a
+    // WebSocket path without the upgrade): forwarded, a 4xx upstream.
+    let bad_upstream = get(p.public, "/d/ws", &[("cookie", &cookie)]).await;
+    assert_eq!(bad_upstream.status, StatusCode::BAD_REQUEST);
     // A damaged session cookie: checked, refused.
     let damaged = get(p.public, "/d/y", &[("cookie", &format!("{cookie}A"))]).await;
     assert_eq!(damaged.status, StatusCode::UNAUTHORIZED);
@@ -197,7 +201,7 @@ async fn every_family_after_one_request_of_each_kind_parses_as_openmetrics() {
     let at = |k: &str| s.get(k).copied().unwrap_or_else(|| panic!("{k}\n{text}"));
     assert_eq!(
         at(r#"embedgate_requests_total{route="d",outcome="forwarded"}"#),
-        2.0
+        3.0
     );
     assert_eq!(
         at(r#"embedgate_requests_total{route="d",outcome="no_session"}"#),
@@ -215,7 +219,7 @@ async fn every_family_after_one_request_of_each_kind_parses_as_openmetrics() {
     // without a cookie has nothing to check).
     assert_eq!(
         at(r#"embedgate_session_checks_total{route="d",result="ok"}"#),
-        1.0
+        2.0
     );
     assert_eq!(
         at(r#"embedgate_session_checks_total{route="d",result="no_session"}"#),
@@ -223,8 +227,43 @@ async fn every_family_after_one_request_of_each_kind_parses_as_openmetrics() {
     );
     assert_eq!(
         at(r#"embedgate_upstream_duration_seconds_count{route="d"}"#),
+        3.0
+    );
+    // Every request's duration, by route and outcome, as counted.
+    for (labels, n) in [
+        (r#"route="d",outcome="forwarded""#, 3.0),
+        (r#"route="d",outcome="no_session""#, 2.0),
+        (r#"route="none",outcome="no_route""#, 1.0),
+    ] {
+        assert_eq!(
+            at(&format!(
+                "embedgate_request_duration_seconds_count{{{labels}}}"
+            )),
+            n,
+            "{labels}"
+        );
+        assert_eq!(
+            at(&format!(
+                "embedgate_request_duration_seconds_bucket{{le=\"+Inf\",{labels}}}"
+            )),
+            n,
+            "{labels}"
+        );
+        let sum = at(&format!(
+            "embedgate_request_duration_seconds_sum{{{labels}}}"
+        ));
+        assert!(sum > 0.0 && sum < 10.0 * n, "{labels}: {sum}");
+    }
+    // Upstream answers by status class.
+    assert_eq!(
+        at(r#"embedgate_upstream_responses_total{route="d",class="2xx"}"#),
         2.0
     );
+    assert_eq!(
+        at(r#"embedgate_upstream_responses_total{route="d",class="4xx"}"#),
+        1.0
+    );
+    assert!(!text.contains(r#"embedgate_upstream_responses_total{route="d",class="5xx"}"#));
     assert_eq!(
         at(r#"embedgate_admin_requests_total{operation="list_secrets",status="200"}"#),
         1.0

@@ -8,6 +8,7 @@
 # the signed URLs come from embedgate-dev: $EMBEDGATE_DEV, else this
 # checkout's target/release/embedgate-dev
 # (cargo build --release -p embedgate-devtools).
+# The access log is off (ACCESS_LOG=true turns it on), as in bench-proxy.
 set -euo pipefail
 BIN=$1; MODE=$2; CASE=$3; N=$4; OUT=${5:-$(mktemp -d /tmp/embedgate-measure.XXXXXX)}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -46,10 +47,10 @@ WARM=300
 "$DEV" bench presign --kid "$KID" --secret-file "$DIR/secret" --url https://bench.local/d/data.json --count $((N + WARM + 1)) --out "$DIR/urls"
 head -1 "$DIR/urls" >"$DIR/first"; sed -n "2,$((WARM+1))p" "$DIR/urls" >"$DIR/warm"; tail -n +$((WARM+2)) "$DIR/urls" >"$DIR/measured"
 if [ "$MODE" = callgrind ]; then
-  EMBEDGATE_LOG=info taskset -c 1 valgrind --tool=callgrind --separate-threads=yes --compress-strings=no --compress-pos=no \
+  EMBEDGATE_LOG=info EMBEDGATE_LOG_ACCESS=${ACCESS_LOG:-false} taskset -c 1 valgrind --tool=callgrind --separate-threads=yes --compress-strings=no --compress-pos=no \
     --callgrind-out-file="$OUT/cg.%p" "$BIN" serve --config "$DIR/embedgate.toml" >"$DIR/proxy.log" 2>&1 &
 else
-  EMBEDGATE_LOG=info taskset -c ${PROXY_CPUS:-1} "$BIN" serve --config "$DIR/embedgate.toml" >"$DIR/proxy.log" 2>&1 &
+  EMBEDGATE_LOG=info EMBEDGATE_LOG_ACCESS=${ACCESS_LOG:-false} taskset -c ${PROXY_CPUS:-1} "$BIN" serve --config "$DIR/embedgate.toml" >"$DIR/proxy.log" 2>&1 &
 fi
 PPID_=$!; PIDS+=($PPID_)
 for i in $(seq 1 600); do grep -q "listening on" "$DIR/proxy.log" && break; sleep 0.1; done

@@ -47,6 +47,9 @@ struct Options {
     baseline: Option<PathBuf>,
     /// Let idle CPUs halt as usual instead of holding them in polling idle.
     allow_idle: bool,
+    /// Proxies write their access log (`[log] access`); off by default,
+    /// as nginx's is in the same run.
+    access_log: bool,
 }
 
 fn parse(args: &[String]) -> anyhow::Result<Options> {
@@ -55,6 +58,7 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
         rounds: 3,
         baseline: None,
         allow_idle: false,
+        access_log: false,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -67,6 +71,7 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
                     .context("--duration needs whole seconds")?;
             }
             "--allow-idle" => o.allow_idle = true,
+            "--access-log" => o.access_log = true,
             "--baseline" => {
                 let path = PathBuf::from(it.next().context("--baseline needs a binary")?);
                 crate::ensure(path.is_file(), || {
@@ -83,7 +88,7 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
                 crate::ensure(o.rounds >= 1, || "--rounds must be at least 1".to_string())?;
             }
             other => bail!(
-                "cargo xtask bench-proxy: unknown argument {other:?} (takes --duration SECONDS, --rounds N, --baseline BINARY, --allow-idle)"
+                "cargo xtask bench-proxy: unknown argument {other:?} (takes --duration SECONDS, --rounds N, --baseline BINARY, --allow-idle, --access-log)"
             ),
         }
     }
@@ -94,6 +99,9 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
 struct Lab {
     dir: PathBuf,
     children: Vec<(String, Child)>,
+    /// `EMBEDGATE_LOG_ACCESS` for every proxy (builds from before the
+    /// access log ignore it).
+    access_log: bool,
 }
 
 impl Drop for Lab {
@@ -115,6 +123,7 @@ impl Lab {
             .arg(program)
             .args(args)
             .env("EMBEDGATE_LOG", "info")
+            .env("EMBEDGATE_LOG_ACCESS", self.access_log.to_string())
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -384,6 +393,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let mut lab = Lab {
         dir: dir.clone(),
         children: Vec::new(),
+        access_log: opts.access_log,
     };
     let lo = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
     let backend = lo(free_port()?);

@@ -27,7 +27,8 @@ tasks:
   bench-wasm    the WebAssembly package vs JS HMAC in Node and headless Chromium
   wasm-size     build the WebAssembly package; its gzipped size against its budget
   bench-proxy   the edge proxy vs the backend direct and nginx, under wrk
-                (--rounds N, --duration S, --baseline OTHER_EMBEDGATE_BINARY, --allow-idle)
+                (--rounds N, --duration S, --baseline OTHER_EMBEDGATE_BINARY, --allow-idle,
+                --access-log)
   bench-fleet   three proxies on one PostgreSQL store: propagation, start-up, memory
   with-services COMMAND [ARGS...]
                 run COMMAND with EMBEDGATE_TEST_POSTGRES_URL and EMBEDGATE_TEST_REDIS_URL

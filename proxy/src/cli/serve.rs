@@ -164,6 +164,8 @@ fn init_logging(format: LogFormat) {
         LogFormat::Text => builder
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .try_init(),
-        LogFormat::Json => builder.json().with_ansi(false).try_init(),
+        // A JSON line names its target, so `embedgate::access` lines can
+        // be routed apart from the rest.
+        LogFormat::Json => builder.json().with_target(true).with_ansi(false).try_init(),
     };
 }

@@ -67,9 +67,12 @@ pub enum Outcome {
     Renewed,
     /// A renewal for another user than the request's live session.
     SessionMismatch,
+    /// The embed SDK's `/.embedgate/watch` held until its session ended
+    /// (`renewal.rs`).
+    Watched,
 }
 
-const OUTCOMES: usize = 13 + Reason::ALL.len();
+const OUTCOMES: usize = 14 + Reason::ALL.len();
 
 impl Outcome {
     fn index(self) -> usize {
@@ -88,6 +91,7 @@ impl Outcome {
             Outcome::Refused(r) => 11 + Reason::ALL.iter().position(|x| *x == r).unwrap_or(0),
             Outcome::Renewed => 11 + Reason::ALL.len(),
             Outcome::SessionMismatch => 12 + Reason::ALL.len(),
+            Outcome::Watched => 13 + Reason::ALL.len(),
         }
     }
 
@@ -106,6 +110,7 @@ impl Outcome {
             10 => "replay_unavailable",
             n if n == 11 + Reason::ALL.len() => "renewed",
             n if n == 12 + Reason::ALL.len() => "session_mismatch",
+            n if n == 13 + Reason::ALL.len() => "watched",
             n => Reason::ALL.get(n - 11).map_or("other", |r| r.as_str()),
         }
     }
@@ -192,9 +197,7 @@ struct RouteSlots {
     requests: [OnceLock<Counter>; OUTCOMES],
     verifications: [OnceLock<Counter>; OUTCOMES],
     session_checks: [OnceLock<Counter>; OUTCOMES],
-    #[allow(dead_code, reason = "recorded once service.rs calls request_finished")]
     durations: [OnceLock<AtomicHistogram>; OUTCOMES],
-    #[allow(dead_code, reason = "recorded once service.rs calls upstream_status")]
     upstream_classes: [OnceLock<Counter>; CLASSES.len()],
     /// Made at start for every configured route, so each one's histogram
     /// is there (at zero) before its first request; `None` for the slot
@@ -347,8 +350,8 @@ impl Metrics {
         &self.routes[route.map_or(last, |r| r.min(last))]
     }
 
-    /// Counts a finished request (see also [`Metrics::request_finished`]).
-    pub fn request(&self, route: Option<usize>, outcome: Outcome) {
+    /// Counts a finished request.
+    fn request(&self, route: Option<usize>, outcome: Outcome) {
         let r = self.route(route);
         let i = outcome.index();
         r.requests[i]
@@ -363,9 +366,7 @@ impl Metrics {
 
     /// Counts a finished request and records how long it took from its
     /// arrival to its response's headers
-    /// (`embedgate_request_duration_seconds`). Call it instead of
-    /// [`Metrics::request`] where the request's start is known.
-    #[allow(dead_code, reason = "service.rs is to call it (another change)")]
+    /// (`embedgate_request_duration_seconds`).
     pub fn request_finished(&self, route: Option<usize>, outcome: Outcome, took: Duration) {
         self.request(route, outcome);
         let r = self.route(route);
@@ -423,7 +424,6 @@ impl Metrics {
 
     /// Counts an upstream answer by its status class
     /// (`embedgate_upstream_responses_total{route,class}`).
-    #[allow(dead_code, reason = "service.rs is to call it (another change)")]
     pub fn upstream_status(&self, route: usize, status: StatusCode) {
         let r = self.route(Some(route));
         let i = usize::from(status.as_u16() / 100)

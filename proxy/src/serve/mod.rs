@@ -22,6 +22,7 @@
 //! [`Server::with_admin_api`], built from an [`AdminContext`] (the CLI's
 //! `serve` command passes `crate::admin_api::router`).
 
+mod access;
 mod admin;
 mod change_feed;
 pub mod config;
@@ -326,6 +327,7 @@ impl Server {
             insecure_dev_cookies: insecure,
             hygiene: headers::Hygiene::new(&config.routes, &config.headers),
             revocations: revocation::Revocations::new(&cache),
+            access_log: config.log.access,
         });
         Ok(Server {
             state,

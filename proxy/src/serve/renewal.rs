@@ -42,6 +42,7 @@ use http::{header, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, StreamBody};
 use hyper::body::{Bytes, Frame, Incoming};
 
+use super::access::{Auth, Disposition};
 use super::html_page::Page;
 use super::metrics::Outcome;
 use super::refusal::Refusal;
@@ -320,7 +321,6 @@ async fn session(
     };
     set_cookie.set_sensitive(true);
     tracing::debug!(route = %route.cfg.name, kid = url.kid(), renew, "session opened for the embed SDK");
-    state.metrics.request(Some(route_idx), Outcome::Renewed);
 
     let watch_url = format!(
         "{PREFIX}watch?{}",
@@ -347,6 +347,11 @@ async fn session(
     };
     let mut resp = page.response(StatusCode::OK);
     resp.headers_mut().insert(header::SET_COOKIE, set_cookie);
+    resp.extensions_mut().insert(Disposition {
+        kid: Some(url.kid().to_owned()),
+        auth: Auth::Signed,
+        ..Disposition::new(Some(route_idx), Outcome::Renewed, "ok")
+    });
     resp
 }
 
@@ -381,6 +386,11 @@ fn watch(state: &State, req: &Request<Incoming>, now: u64) -> Response<ProxyBody
     if !session_cookie::covers(&session, &secret, &path) {
         return state.refuse(Some(route_idx), Refusal::SESSION_OUT_OF_SCOPE);
     }
+    let disposition = Disposition {
+        kid: Some(session.kid.clone()),
+        auth: Auth::Session,
+        ..Disposition::new(Some(route_idx), Outcome::Watched, "ok")
+    };
     let ended = state
         .revocations
         .watch(session.kid, session.payload.issued, session.payload.exp)
@@ -400,6 +410,7 @@ fn watch(state: &State, req: &Request<Incoming>, now: u64) -> Response<ProxyBody
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp.extensions_mut().insert(disposition);
     resp
 }
 

@@ -11,6 +11,7 @@
 //! its own session, whatever cookie came with it.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use embedgate_core::{Reason, VerifyPolicy};
 use http::{header, HeaderValue, Request, Response, StatusCode};
@@ -19,6 +20,7 @@ use hyper::body::Incoming;
 use http_body::Body as _;
 use http_body_util::combinators::UnsyncBoxBody;
 
+use super::access::{self, Auth, Disposition};
 use super::config::{OnSuccess, RouteConfig};
 use super::headers::{self, Hygiene};
 use super::metrics::{Metrics, Outcome};
@@ -59,6 +61,8 @@ pub(crate) struct State {
     pub(crate) hygiene: Hygiene,
     /// Ties open connections to their sessions.
     pub(crate) revocations: Revocations,
+    /// `[log] access`: one line per request (`access.rs`).
+    pub(crate) access_log: bool,
 }
 
 /// The identity to send upstream (its key id is the session's, in
@@ -99,16 +103,16 @@ impl State {
         )
     }
 
+    /// The answer to a refused request (counted and logged by [`handle`]).
     pub(super) fn refuse(&self, route: Option<usize>, r: Refusal) -> Response<ProxyBody> {
-        self.metrics.request(route, r.outcome);
-        let name = route.map_or("none", |i| self.routes[i].cfg.name.as_str());
-        tracing::info!(
-            route = name,
-            status = r.status.as_u16(),
-            reason = r.code,
-            "refused"
-        );
-        r.response()
+        let mut resp = r.response();
+        resp.extensions_mut()
+            .insert(Disposition::new(route, r.outcome, r.code));
+        resp
+    }
+
+    fn route_name(&self, route: Option<usize>) -> &str {
+        route.map_or("none", |i| self.routes[i].cfg.name.as_str())
     }
 }
 
@@ -121,31 +125,78 @@ pub(crate) fn unix_now() -> u64 {
 
 /// Handles one request. `client_ip` is the `X-Forwarded-For` value of the
 /// connection's peer (made once per connection).
+///
+/// Whatever the answer, it is counted (`embedgate_requests_total` and the
+/// request duration), carries the request id the upstream also got
+/// (`X-Request-Id`), is in the client's HTTP version whatever the
+/// upstream spoke, and is logged on `embedgate::access` when the access
+/// log is on.
 pub(crate) async fn handle(
     state: Arc<State>,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
     client_ip: Option<HeaderValue>,
 ) -> Response<ProxyBody> {
+    let arrived = Instant::now();
     let now = unix_now();
-    // A refused page load is answered as a page (`refusal_page.rs`); the
-    // embed SDK's own paths are answered by `renewal.rs`.
+    let version = req.version();
+    let request_id = access::request_id(req.headers());
+    req.headers_mut()
+        .insert(access::X_REQUEST_ID, request_id.clone());
+    let started = state.access_log.then(|| access::Started::new(&req));
+    // A refused page load is answered as a page (`refusal_page.rs`).
     let page = RefusalPage::for_request(&req);
-    if renewal::is_reserved(req.uri().path()) {
-        return page.answer(renewal::handle(&state, req, now).await);
-    }
     let signed = req.uri().query().is_some_and(verify_request::has_eg_params);
+    let mut resp = dispatch(&state, req, client_ip.as_ref(), signed, now).await;
+
+    let took = arrived.elapsed();
+    let mut d = resp
+        .extensions_mut()
+        .remove::<Disposition>()
+        .unwrap_or_else(|| Disposition::new(None, Outcome::NoRoute, "no_route"));
+    state.metrics.request_finished(d.route, d.outcome, took);
+    let mut resp = page.answer(resp);
+    *resp.version_mut() = version;
+    if let Some(started) = started {
+        if d.auth == Auth::None && signed {
+            d.auth = Auth::Signed;
+        }
+        let route = state.route_name(d.route);
+        access::log(
+            &started,
+            &request_id,
+            route,
+            resp.status(),
+            &d,
+            took,
+            client_ip.as_ref(),
+        );
+    }
+    resp.headers_mut().insert(access::X_REQUEST_ID, request_id);
+    resp
+}
+
+/// The answer to one request, carrying its [`Disposition`].
+async fn dispatch(
+    state: &Arc<State>,
+    req: Request<Incoming>,
+    client_ip: Option<&HeaderValue>,
+    signed: bool,
+    now: u64,
+) -> Response<ProxyBody> {
+    // The embed SDK's own paths are answered by `renewal.rs`.
+    if renewal::is_reserved(req.uri().path()) {
+        return renewal::handle(state, req, now).await;
+    }
     if signed {
-        return page.answer(handle_signed(state, req, client_ip, now).await);
+        return handle_signed(state, req, client_ip, now).await;
     }
     // A session request has nothing to wait for before the upstream: its
     // checks run synchronously, so what they hold (the decoded cookie, the
     // identity) never lives in the request's future.
-    page.answer(
-        match session_request(&state, req, client_ip.as_ref(), now, None) {
-            Ok((route_idx, fwd)) => send_upstream(&state, route_idx, fwd, None).await,
-            Err((route, r)) => state.refuse(route, r),
-        },
-    )
+    match session_request(state, req, client_ip, now, None) {
+        Ok((route_idx, fwd)) => send_upstream(state, route_idx, fwd, None).await,
+        Err((route, r)) => state.refuse(route, r),
+    }
 }
 
 pub(super) fn request_host(req: &Request<Incoming>) -> Option<HeaderValue> {
@@ -157,9 +208,9 @@ pub(super) fn request_host(req: &Request<Incoming>) -> Option<HeaderValue> {
 }
 
 async fn handle_signed(
-    state: Arc<State>,
+    state: &State,
     req: Request<Incoming>,
-    client_ip: Option<HeaderValue>,
+    client_ip: Option<&HeaderValue>,
     now: u64,
 ) -> Response<ProxyBody> {
     // The request's own host only counts without a configured public one.
@@ -169,10 +220,10 @@ async fn handle_signed(
     };
     // Routed by the path that was verified (normalised), not the raw one.
     let (route_idx, verified) =
-        match verify_signed(&state, req.uri(), host_header.as_ref(), now).await {
+        match verify_signed(state, req.uri(), host_header.as_ref(), now).await {
             Ok(v) => v,
             Err((route, r)) => {
-                return session_precedence(&state, req, client_ip.as_ref(), now, route, r).await;
+                return session_precedence(state, req, client_ip, now, route, r).await;
             }
         };
     verified.secret.touch(now);
@@ -208,8 +259,12 @@ async fn handle_signed(
 
     let clean = url.forward_path_and_query();
     if route.cfg.on_success == OnSuccess::Redirect {
-        state.metrics.request(Some(route_idx), Outcome::Redirected);
         let mut resp = Response::new(full(""));
+        resp.extensions_mut().insert(Disposition {
+            kid: Some(url.kid().to_owned()),
+            auth: Auth::Signed,
+            ..Disposition::new(Some(route_idx), Outcome::Redirected, "ok")
+        });
         *resp.status_mut() = StatusCode::SEE_OTHER;
         let h = resp.headers_mut();
         if let Ok(loc) = HeaderValue::from_str(&clean) {
@@ -233,15 +288,15 @@ async fn handle_signed(
         exp,
     };
     match prepare_forward(
-        &state,
+        state,
         route_idx,
         req,
         Some(clean),
         &identity,
         terms,
-        client_ip.as_ref(),
+        client_ip,
     ) {
-        Ok(fwd) => send_upstream(&state, route_idx, fwd, Some(set_cookie)).await,
+        Ok(fwd) => send_upstream(state, route_idx, fwd, Some(set_cookie)).await,
         Err((route, r)) => state.refuse(route, r),
     }
 }
@@ -506,7 +561,17 @@ async fn send_upstream(
         Err(e) => return state.refuse(Some(route_idx), Refusal::upstream(e)),
     };
     state.metrics.upstream_latency(route_idx, took);
-    state.metrics.request(Some(route_idx), Outcome::Forwarded);
+    state.metrics.upstream_status(route_idx, resp.status());
+    let disposition = |kid: String| Disposition {
+        kid: Some(kid),
+        auth: if set_cookie.is_some() {
+            Auth::Signed
+        } else {
+            Auth::Session
+        },
+        upstream: Some((resp.status(), took)),
+        ..Disposition::new(Some(route_idx), Outcome::Forwarded, "ok")
+    };
 
     // What stays open (a WebSocket, a body still to come) lasts no longer
     // than its session; checked again first, since the secret may have
@@ -516,9 +581,13 @@ async fn send_upstream(
     let upgrade = resp.status() == StatusCode::SWITCHING_PROTOCOLS && client_upgrade.is_some();
     let stream = !body.is_end_stream() && body.size_hint().exact().is_none_or(|n| n > STREAM_MIN);
     if !(upgrade || stream) {
+        let d = disposition(session.kid);
+        resp.extensions_mut().insert(d);
         headers::remove_hop_by_hop(resp.headers_mut());
         return with_session_cookie(resp, set_cookie);
     }
+    let d = disposition(session.kid.clone());
+    resp.extensions_mut().insert(d);
     let mut watch = state
         .revocations
         .watch(session.kid, session.issued, session.exp);

@@ -3,7 +3,8 @@
 //! sessions accepted, tampered, refused; a refused URL served under its
 //! session; an injected credential; a WebSocket), then its whole log
 //! searched for every secret, signature, nonce, cookie value and
-//! credential it handled.
+//! credential it handled (access lines included: the access log is on by
+//! default).
 
 use std::io::BufRead as _;
 use std::time::Duration;
@@ -167,13 +168,17 @@ async fn the_debug_log_holds_no_secret_signature_nonce_or_cookie() {
         .unwrap();
     assert!(status.success(), "{status:?}");
     let log = log_reader.join().unwrap();
-    // The log is the debug one, and it covered the paths walked.
+    // The log is the debug one, and it covered the paths walked, with
+    // an access line for each request (`embedgate::access`).
     for expected in [
         "DEBUG",
         "signed URL verified",
         "refused",
-        "replayed",
-        "bad_signature",
+        "outcome=\"replayed\"",
+        "outcome=\"bad_signature\"",
+        "outcome=\"no_session\"",
+        "auth=\"session\"",
+        "request_id=",
     ] {
         assert!(
             log.contains(expected),

@@ -220,11 +220,20 @@ impl Default for Limits {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Log {
     pub format: LogFormat,
     pub access: bool,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log {
+            format: LogFormat::default(),
+            access: true,
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -220,12 +220,12 @@ pub enum LogFormat {
 }
 
 /// `[log]`.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct LogConfig {
     /// `format`: `text` (default) or `json`.
     pub format: LogFormat,
-    /// `access`: one log line per request (default `false`). Written by a
-    /// later change.
+    /// `access`: one line per request on target `embedgate::access`
+    /// (default `true`).
     pub access: bool,
 }
 

@@ -40,7 +40,7 @@ fn defaults_and_env_overrides() {
     assert_eq!(c.limits.tls_handshake_timeout, Duration::from_secs(10));
     assert_eq!(c.limits.max_connections, 10_000);
     assert_eq!(c.log.format, LogFormat::Text);
-    assert!(!c.log.access);
+    assert!(c.log.access, "the access log is on by default");
     assert!(c.headers.strip.is_empty() && !c.headers.allow_underscores);
     assert_eq!(
         c.admin.owner_token_file.as_deref(),
@@ -62,6 +62,7 @@ fn defaults_and_env_overrides() {
             ("EMBEDGATE_LIMITS_MAX_CONNECTIONS", "50"),
             ("EMBEDGATE_HEADERS_STRIP", "X-Debug, X-Internal"),
             ("EMBEDGATE_LOG_FORMAT", "json"),
+            ("EMBEDGATE_LOG_ACCESS", "false"),
             ("EMBEDGATE_STORE", "sqlite:///srv/s.db"),
             ("EMBEDGATE_MASTER_KEY_FILE", "/etc/k"),
         ]),
@@ -77,6 +78,7 @@ fn defaults_and_env_overrides() {
     assert_eq!(c.limits.max_connections, 50);
     assert_eq!(c.headers.strip.len(), 2);
     assert_eq!(c.log.format, LogFormat::Json);
+    assert!(!c.log.access);
     assert_eq!(c.store_url, "sqlite:///srv/s.db");
     assert_eq!(c.master_key_file.as_deref(), Some(Path::new("/etc/k")));
 }
