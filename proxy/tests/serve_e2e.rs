@@ -897,7 +897,10 @@ async fn sigterm_lets_in_flight_requests_finish() {
     assert!(status.success(), "{status:?}");
     // The debug log never holds a secret, a signature or a cookie value.
     let log = log_reader.join().unwrap();
-    assert!(log.contains("refused") && log.contains("stopped"), "{log}");
+    assert!(
+        log.contains("outcome=\"replayed\"") && log.contains("stopped"),
+        "{log}"
+    );
     for (what, needle) in [
         ("secret", &secret),
         ("signature", &signature),
