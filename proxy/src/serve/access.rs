@@ -13,13 +13,14 @@
 
 use std::time::Duration;
 
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 
 use super::metrics::Outcome;
 use super::verify_request;
 
-/// `X-Request-Id`: the header a request id travels in, both ways.
-pub const X_REQUEST_ID: &str = "x-request-id";
+/// `X-Request-Id`: the header a request id travels in, both ways (a
+/// constant name: a `&str` name is parsed again on every use).
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// What carried a request's authority.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -207,12 +208,14 @@ mod tests {
         let mut h = HeaderMap::new();
         for (n, v) in pairs {
             h.append(
-                http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                HeaderName::from_bytes(n.as_bytes()).unwrap(),
                 HeaderValue::from_str(v).unwrap(),
             );
         }
         h
     }
+
+    const ID: &str = "x-request-id";
 
     #[test]
     fn a_sane_client_id_is_kept_anything_else_replaced() {
@@ -222,16 +225,16 @@ mod tests {
             "a:b.c_d+e/f==",
         ];
         for id in kept {
-            assert_eq!(request_id(&headers(&[(X_REQUEST_ID, id)])), id);
+            assert_eq!(request_id(&headers(&[(ID, id)])), id);
         }
         let long = "a".repeat(MAX_ID_LEN + 1);
         for bad in ["", "a b", "a\"b", "<script>", "a%0Ab", "é", long.as_str()] {
-            let got = request_id(&headers(&[(X_REQUEST_ID, bad)]));
+            let got = request_id(&headers(&[(ID, bad)]));
             assert_ne!(got, bad);
             assert_eq!(got.len(), 36, "{got:?}");
         }
         // Two ids: neither is trusted.
-        let two = headers(&[(X_REQUEST_ID, "one"), (X_REQUEST_ID, "two")]);
+        let two = headers(&[(ID, "one"), (ID, "two")]);
         assert_eq!(request_id(&two).len(), 36);
     }
 

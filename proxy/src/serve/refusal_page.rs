@@ -18,7 +18,7 @@
 //! image, a client without `Sec-Fetch-*` headers) keeps the JSON answer of
 //! `refusal.rs`.
 
-use http::{HeaderMap, HeaderValue, Request, Response};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
 
 use super::html_page::Page;
 use super::refusal::Refusal;
@@ -87,15 +87,19 @@ impl RefusalPage {
 /// setups), by an `Accept` that names `text/html`, as a browser's
 /// navigation does and `fetch`, `curl` or an API client do not by default.
 fn is_navigation(h: &HeaderMap) -> bool {
-    let value = |name: &str| h.get(name).and_then(|v| v.to_str().ok());
-    let is = |name: &str, values: &[&str]| {
+    // Constant names: asked of every request, and a `&str` name is parsed
+    // again on each lookup.
+    const SEC_FETCH_MODE: HeaderName = HeaderName::from_static("sec-fetch-mode");
+    const SEC_FETCH_DEST: HeaderName = HeaderName::from_static("sec-fetch-dest");
+    let value = |name: &HeaderName| h.get(name).and_then(|v| v.to_str().ok());
+    let is = |name: &HeaderName, values: &[&str]| {
         value(name).is_some_and(|v| values.iter().any(|x| v.eq_ignore_ascii_case(x)))
     };
-    if h.contains_key("sec-fetch-mode") {
-        return is("sec-fetch-mode", &["navigate"])
-            && is("sec-fetch-dest", &["document", "iframe", "frame"]);
+    if h.contains_key(&SEC_FETCH_MODE) {
+        return is(&SEC_FETCH_MODE, &["navigate"])
+            && is(&SEC_FETCH_DEST, &["document", "iframe", "frame"]);
     }
-    value("accept").is_some_and(|a| {
+    value(&http::header::ACCEPT).is_some_and(|a| {
         a.split(',').any(|t| {
             t.split(';')
                 .next()

@@ -562,8 +562,9 @@ async fn send_upstream(
     };
     state.metrics.upstream_latency(route_idx, took);
     state.metrics.upstream_status(route_idx, resp.status());
+    // The key id is only for the access line.
     let disposition = |kid: String| Disposition {
-        kid: Some(kid),
+        kid: state.access_log.then_some(kid),
         auth: if set_cookie.is_some() {
             Auth::Signed
         } else {
@@ -586,7 +587,11 @@ async fn send_upstream(
         headers::remove_hop_by_hop(resp.headers_mut());
         return with_session_cookie(resp, set_cookie);
     }
-    let d = disposition(session.kid.clone());
+    let d = disposition(if state.access_log {
+        session.kid.clone()
+    } else {
+        String::new()
+    });
     resp.extensions_mut().insert(d);
     let mut watch = state
         .revocations
