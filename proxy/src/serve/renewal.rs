@@ -46,8 +46,8 @@ use super::access::{Auth, Disposition};
 use super::html_page::Page;
 use super::metrics::Outcome;
 use super::refusal::Refusal;
-use super::service::State;
-use super::session_cookie::{self, SessionPayload};
+use super::service::{self, State};
+use super::session_cookie;
 use super::upstream::{BoxError, ProxyBody};
 use super::verify_request;
 
@@ -295,31 +295,11 @@ async fn session(
         }
     }
 
-    let mut exp = now.saturating_add(url.session_secs());
-    if let Some(key_exp) = verified.secret.key().expires_at() {
-        exp = exp.min(key_exp);
-    }
-    let payload = SessionPayload {
-        sub: url.sub().to_owned(),
-        attrs: url
-            .attrs()
-            .map(|(n, v)| (n.to_owned(), v.to_owned()))
-            .collect(),
-        scope: session_cookie::scope_for(&route.scope, verified.secret.key().scopes()),
-        exp,
-        issued: now,
-    };
-    let Some(mut set_cookie) = session_cookie::set_cookie_header(
-        url.kid(),
-        &payload,
-        &verified.secret,
-        &route.cookie_name,
-        exp.saturating_sub(now),
-        state.insecure_dev_cookies,
-    ) else {
+    let Some((payload, set_cookie)) = service::open_session(state, route_idx, &verified, now)
+    else {
         return state.refuse(Some(route_idx), Refusal::url(Reason::Malformed));
     };
-    set_cookie.set_sensitive(true);
+    let exp = payload.exp;
     tracing::debug!(route = %route.cfg.name, kid = url.kid(), renew, "session opened for the embed SDK");
 
     let watch_url = format!(

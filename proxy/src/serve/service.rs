@@ -149,10 +149,11 @@ pub(crate) async fn handle(
     let mut resp = dispatch(&state, req, client_ip.as_ref(), signed, now).await;
 
     let took = arrived.elapsed();
-    let mut d = resp
-        .extensions_mut()
-        .remove::<Disposition>()
-        .unwrap_or_else(|| Disposition::new(None, Outcome::NoRoute, "no_route"));
+    let d = resp.extensions_mut().remove::<Disposition>();
+    // Every answer says what became of its request (the tests run with
+    // debug assertions); a release build counts a slip as `no_route`.
+    debug_assert!(d.is_some(), "an answer without its disposition");
+    let mut d = d.unwrap_or_else(|| Disposition::new(None, Outcome::NoRoute, "no_route"));
     state.metrics.request_finished(d.route, d.outcome, took);
     let mut resp = page.answer(resp);
     *resp.version_mut() = version;
@@ -177,7 +178,7 @@ pub(crate) async fn handle(
 
 /// The answer to one request, carrying its [`Disposition`].
 async fn dispatch(
-    state: &Arc<State>,
+    state: &State,
     req: Request<Incoming>,
     client_ip: Option<&HeaderValue>,
     signed: bool,
@@ -230,31 +231,10 @@ async fn handle_signed(
     let route = &state.routes[route_idx];
     let url = &verified.url;
 
-    let mut exp = now.saturating_add(url.session_secs());
-    if let Some(key_exp) = verified.secret.key().expires_at() {
-        exp = exp.min(key_exp);
-    }
-    let session = SessionPayload {
-        sub: url.sub().to_owned(),
-        attrs: url
-            .attrs()
-            .map(|(n, v)| (n.to_owned(), v.to_owned()))
-            .collect(),
-        scope: session_cookie::scope_for(&route.scope, verified.secret.key().scopes()),
-        exp,
-        issued: now,
-    };
-    let Some(mut set_cookie) = session_cookie::set_cookie_header(
-        url.kid(),
-        &session,
-        &verified.secret,
-        &route.cookie_name,
-        exp.saturating_sub(now),
-        state.insecure_dev_cookies,
-    ) else {
+    let Some((session, set_cookie)) = open_session(state, route_idx, &verified, now) else {
         return state.refuse(Some(route_idx), Refusal::url(Reason::Malformed));
     };
-    set_cookie.set_sensitive(true);
+    let exp = session.exp;
     tracing::debug!(route = %route.cfg.name, kid = url.kid(), "signed URL verified");
 
     let clean = url.forward_path_and_query();
@@ -299,6 +279,44 @@ async fn handle_signed(
         Ok(fwd) => send_upstream(state, route_idx, fwd, Some(set_cookie)).await,
         Err((route, r)) => state.refuse(route, r),
     }
+}
+
+/// The session a verified URL opens on route `route_idx` (the URL's
+/// identity, the route's scope narrowed by the secret's, expiry the URL's
+/// session length but no later than the secret's own) and the
+/// `Set-Cookie` that carries it; `None` when it cannot be sealed.
+pub(super) fn open_session(
+    state: &State,
+    route_idx: usize,
+    verified: &Verified,
+    now: u64,
+) -> Option<(SessionPayload, HeaderValue)> {
+    let route = &state.routes[route_idx];
+    let url = &verified.url;
+    let mut exp = now.saturating_add(url.session_secs());
+    if let Some(key_exp) = verified.secret.key().expires_at() {
+        exp = exp.min(key_exp);
+    }
+    let session = SessionPayload {
+        sub: url.sub().to_owned(),
+        attrs: url
+            .attrs()
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect(),
+        scope: session_cookie::scope_for(&route.scope, verified.secret.key().scopes()),
+        exp,
+        issued: now,
+    };
+    let mut set_cookie = session_cookie::set_cookie_header(
+        url.kid(),
+        &session,
+        &verified.secret,
+        &route.cookie_name,
+        exp.saturating_sub(now),
+        state.insecure_dev_cookies,
+    )?;
+    set_cookie.set_sensitive(true);
+    Some((session, set_cookie))
 }
 
 /// Spec §3 for a request with `eg_` parameters: its route (by the
