@@ -45,7 +45,7 @@ impl Auth {
 }
 
 /// What became of a request, set where that is decided (a refusal, a
-/// redirect, an upstream's answer) and carried to [`finish`] in the
+/// redirect, an upstream's answer) and carried to `service::handle` in the
 /// response's extensions (never sent).
 #[derive(Clone, Debug)]
 pub struct Disposition {

@@ -580,9 +580,9 @@ async fn send_upstream(
     };
     state.metrics.upstream_latency(route_idx, took);
     state.metrics.upstream_status(route_idx, resp.status());
-    // The key id is only for the access line.
-    let disposition = |kid: String| Disposition {
-        kid: state.access_log.then_some(kid),
+    let disposition = Disposition {
+        // The key id is only for the access line.
+        kid: state.access_log.then(|| session.kid.clone()),
         auth: if set_cookie.is_some() {
             Auth::Signed
         } else {
@@ -591,6 +591,7 @@ async fn send_upstream(
         upstream: Some((resp.status(), took)),
         ..Disposition::new(Some(route_idx), Outcome::Forwarded, "ok")
     };
+    resp.extensions_mut().insert(disposition);
 
     // What stays open (a WebSocket, a body still to come) lasts no longer
     // than its session; checked again first, since the secret may have
@@ -600,17 +601,9 @@ async fn send_upstream(
     let upgrade = resp.status() == StatusCode::SWITCHING_PROTOCOLS && client_upgrade.is_some();
     let stream = !body.is_end_stream() && body.size_hint().exact().is_none_or(|n| n > STREAM_MIN);
     if !(upgrade || stream) {
-        let d = disposition(session.kid);
-        resp.extensions_mut().insert(d);
         headers::remove_hop_by_hop(resp.headers_mut());
         return with_session_cookie(resp, set_cookie);
     }
-    let d = disposition(if state.access_log {
-        session.kid.clone()
-    } else {
-        String::new()
-    });
-    resp.extensions_mut().insert(d);
     let mut watch = state
         .revocations
         .watch(session.kid, session.issued, session.exp);
